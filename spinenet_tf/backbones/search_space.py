@@ -1,0 +1,169 @@
+"""The paper's search space over block-spec lists: sample and mutate.
+
+SpineNet's search space (Du et al. 2020, Sec. 3.1) starts from a fixed
+multiset of blocks and searches
+  * scale permutations: the order of the intermediate blocks and, separately,
+    the order of the output blocks ((N - 5)! 5! orderings);
+  * cross-scale connections: two parents per block, from any earlier map
+    (stem maps included);
+  * block adjustments: each intermediate block may move its level by one of
+    {-1, 0, 1, 2} and change its type.
+Everything returned here passes `validate_block_specs`.
+"""
+
+import random
+from typing import Optional, Sequence
+
+from spinenet_tf.backbones import block_specs as specs_lib
+
+LEVEL_ADJUSTMENTS = (-1, 0, 1, 2)
+
+
+def _as_rng(seed):
+    return seed if isinstance(seed, random.Random) else random.Random(seed)
+
+
+def _split(base):
+    intermediate = [s for s in base if not s.is_output]
+    outputs = [s for s in base if s.is_output]
+    return intermediate, outputs
+
+
+def _random_parents(rng, index, num_stem_maps):
+    available = num_stem_maps + index
+    if available < 2:
+        return (0, 0)
+    return tuple(sorted(rng.sample(range(available), 2)))
+
+
+def sample_block_specs(
+    seed=None,
+    base_block_specs: Sequence = specs_lib.SPINENET_BLOCK_SPECS,
+    block_fns: Sequence[str] = specs_lib.SPINENET_BLOCK_FNS,
+    levels: Sequence[int] = (2, 3, 4, 5, 6, 7),
+    adjust_blocks: bool = True,
+    num_stem_maps: int = specs_lib.NUM_STEM_MAPS,
+):
+    """Samples one architecture from the search space around `base_block_specs`.
+
+    Intermediate blocks are shuffled and placed first, output blocks are
+    shuffled and placed last; every block gets two random parents among the
+    maps before it. With `adjust_blocks`, each intermediate block's level
+    moves by a random step of {-1, 0, 1, 2} (kept inside `levels`) and its
+    type is drawn from `block_fns`. Output levels never change, so the
+    endpoints stay one per level.
+
+    Args:
+        seed: an int, None, or a `random.Random` to draw from.
+        base_block_specs: the block multiset to permute (default SpineNet).
+        block_fns: block types a block may take.
+        levels: levels an intermediate block may move to.
+        adjust_blocks: whether to apply level/type adjustments.
+        num_stem_maps: maps produced before the first block.
+
+    Returns:
+        A validated tuple of `BlockSpec`.
+    """
+    rng = _as_rng(seed)
+    base = specs_lib.validate_block_specs(
+        base_block_specs, specs_lib.SPINENET_BLOCK_FNS + specs_lib.MOBILE_BLOCK_FNS,
+        range(0, 10), num_stem_maps,
+    )
+    intermediate, outputs = _split(base)
+    rng.shuffle(intermediate)
+    rng.shuffle(outputs)
+    allowed = sorted(set(levels))
+    sampled = []
+    for index, spec in enumerate(intermediate + outputs):
+        level, block_fn = spec.level, spec.block_fn
+        if adjust_blocks and not spec.is_output:
+            choices = [level + d for d in LEVEL_ADJUSTMENTS if level + d in allowed]
+            level = rng.choice(choices or [level])
+            block_fn = rng.choice(list(block_fns))
+        sampled.append(
+            (level, block_fn, _random_parents(rng, index, num_stem_maps),
+             spec.is_output)
+        )
+    return specs_lib.validate_block_specs(
+        sampled, block_fns, allowed + [s.level for s in outputs], num_stem_maps
+    )
+
+
+def mutate_block_specs(
+    block_specs: Sequence,
+    seed=None,
+    block_fns: Sequence[str] = specs_lib.SPINENET_BLOCK_FNS,
+    levels: Sequence[int] = (2, 3, 4, 5, 6, 7),
+    num_stem_maps: int = specs_lib.NUM_STEM_MAPS,
+    mutation: Optional[str] = None,
+):
+    """Returns a copy of `block_specs` with one random search-space move.
+
+    Moves: "permute" swaps two intermediate (or two output) blocks, keeping
+    their connections in place; "connection" rewires one parent of one
+    block; "level" moves one intermediate block by one of {-1, 1, 2};
+    "block_fn" changes one block's type. `mutation` forces a move; moves that
+    cannot apply (e.g. a one-type space for "block_fn") are skipped in
+    favour of another.
+    """
+    rng = _as_rng(seed)
+    current = list(
+        specs_lib.validate_block_specs(
+            block_specs, block_fns, levels, num_stem_maps
+        )
+    )
+    moves = ["permute", "connection", "level", "block_fn"]
+    if mutation is not None and mutation not in moves:
+        raise ValueError(f"`mutation` must be one of {moves}; received {mutation!r}.")
+    candidates = [mutation] if mutation else moves
+    allowed = sorted(set(levels))
+    for _ in range(100):
+        move = rng.choice(candidates)
+        mutated = [s.as_tuple() for s in current]
+        intermediate = [i for i, s in enumerate(current) if not s.is_output]
+        outputs = [i for i, s in enumerate(current) if s.is_output]
+        if move == "permute":
+            group = rng.choice([g for g in (intermediate, outputs) if len(g) > 1] or [[]])
+            if len(group) < 2:
+                continue
+            a, b = rng.sample(group, 2)
+            (la, fa, _, oa), (lb, fb, _, ob) = mutated[a], mutated[b]
+            mutated[a] = (lb, fb, mutated[a][2], ob)
+            mutated[b] = (la, fa, mutated[b][2], oa)
+        elif move == "connection":
+            index = rng.randrange(len(mutated))
+            available = num_stem_maps + index
+            level, fn, offsets, out = mutated[index]
+            which = rng.randrange(2)
+            options = [m for m in range(available) if m != offsets[which]]
+            if not options:
+                continue
+            offsets = list(offsets)
+            offsets[which] = rng.choice(options)
+            mutated[index] = (level, fn, tuple(offsets), out)
+        elif move == "level":
+            if not intermediate:
+                continue
+            index = rng.choice(intermediate)
+            level, fn, offsets, out = mutated[index]
+            choices = [level + d for d in LEVEL_ADJUSTMENTS if d and level + d in allowed]
+            if not choices:
+                continue
+            mutated[index] = (rng.choice(choices), fn, offsets, out)
+        else:
+            index = rng.randrange(len(mutated))
+            level, fn, offsets, out = mutated[index]
+            options = [f for f in block_fns if f != fn]
+            if not options:
+                continue
+            mutated[index] = (level, rng.choice(options), offsets, out)
+        try:
+            return specs_lib.validate_block_specs(
+                mutated, block_fns, levels, num_stem_maps
+            )
+        except ValueError:
+            continue
+    raise ValueError(
+        f"Could not find a valid {candidates} mutation of the given block specs "
+        "in 100 tries; the search space around them may be empty."
+    )

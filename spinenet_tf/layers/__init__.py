@@ -1,0 +1,22 @@
+"""Keras 3 layers of SpineNet and SpineNet-Mobile."""
+
+from spinenet_tf.layers.bottleneck_block import BottleneckBlock
+from spinenet_tf.layers.conv_norm_layer import ConvNormFactory, ConvNormLayer
+from spinenet_tf.layers.cross_scale_resampling import CrossScaleResampling
+from spinenet_tf.layers.depthwise_resampling import DepthwiseResampling
+from spinenet_tf.layers.mbconv_block import MBConvBlock
+from spinenet_tf.layers.residual_block import ResidualBlock
+from spinenet_tf.layers.squeeze_excitation import SqueezeExcitation
+from spinenet_tf.layers.stochastic_depth import StochasticDepth
+
+__all__ = [
+    "BottleneckBlock",
+    "ConvNormFactory",
+    "ConvNormLayer",
+    "CrossScaleResampling",
+    "DepthwiseResampling",
+    "MBConvBlock",
+    "ResidualBlock",
+    "SqueezeExcitation",
+    "StochasticDepth",
+]

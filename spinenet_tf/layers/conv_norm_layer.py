@@ -1,0 +1,166 @@
+"""Shared conv / batch-norm construction for SpineNet's layers and models."""
+
+import keras
+
+ACTIVATIONS = ("relu", "swish", "hard_swish")
+
+
+def check_activation(activation, allowed=ACTIVATIONS):
+    """Returns `activation` if it is one of `allowed`, else raises."""
+    if activation not in allowed:
+        raise ValueError(
+            f"`activation` must be one of {list(allowed)}; "
+            f"received {activation!r}."
+        )
+    return activation
+
+
+class ConvNormFactory:
+    """Makes convs, batch norms and activations that follow one setting.
+
+    Used by every composite layer and by the backbone builders, so stem,
+    blocks, resampling and endpoints agree on initializer, regularizer and
+    batch-norm settings.
+
+    Args:
+        activation: "relu", "swish" or "hard_swish".
+        kernel_initializer: initializer for convolution kernels (the
+            reference uses "VarianceScaling": fan-in, truncated normal).
+        kernel_regularizer: regularizer for (non-depthwise) kernels.
+        use_sync_bn: synchronise batch statistics across replicas.
+        norm_momentum: batch-norm moving-average momentum.
+        norm_epsilon: batch-norm epsilon.
+        dtype: dtype policy for the layers made.
+    """
+
+    def __init__(
+        self,
+        activation="relu",
+        kernel_initializer="VarianceScaling",
+        kernel_regularizer=None,
+        use_sync_bn=False,
+        norm_momentum=0.99,
+        norm_epsilon=1e-3,
+        dtype=None,
+    ):
+        self.activation = check_activation(activation)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.use_sync_bn = use_sync_bn
+        self.norm_momentum = norm_momentum
+        self.norm_epsilon = norm_epsilon
+        self.dtype = dtype
+
+    def initializer(self):
+        """A fresh initializer per kernel, so no two kernels share a seed."""
+        return keras.initializers.get(
+            keras.initializers.serialize(self.kernel_initializer)
+        )
+
+    def conv(self, filters, kernel_size, strides=1, name=None, use_bias=False):
+        return keras.layers.Conv2D(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding="same",
+            use_bias=use_bias,
+            kernel_initializer=self.initializer(),
+            kernel_regularizer=self.kernel_regularizer,
+            dtype=self.dtype,
+            name=name,
+        )
+
+    def depthwise_conv(self, kernel_size=3, strides=1, name=None):
+        # Depthwise kernels are not regularized, as in the reference.
+        return keras.layers.DepthwiseConv2D(
+            kernel_size,
+            strides=strides,
+            padding="same",
+            use_bias=False,
+            depthwise_initializer=self.initializer(),
+            dtype=self.dtype,
+            name=name,
+        )
+
+    def batch_norm(self, name=None):
+        return keras.layers.BatchNormalization(
+            momentum=self.norm_momentum,
+            epsilon=self.norm_epsilon,
+            synchronized=self.use_sync_bn,
+            dtype=self.dtype,
+            name=name,
+        )
+
+    def activation_layer(self, name=None, activation=None):
+        return keras.layers.Activation(
+            activation or self.activation, dtype=self.dtype, name=name
+        )
+
+    def layer_kwargs(self):
+        """Arguments that make a `ConvNormLayer` follow this factory."""
+        return {
+            "activation": self.activation,
+            "kernel_initializer": self.initializer(),
+            "kernel_regularizer": self.kernel_regularizer,
+            "use_sync_bn": self.use_sync_bn,
+            "norm_momentum": self.norm_momentum,
+            "norm_epsilon": self.norm_epsilon,
+            "dtype": self.dtype,
+        }
+
+    def get_config(self):
+        return {
+            "activation": self.activation,
+            "kernel_initializer": keras.initializers.serialize(
+                self.kernel_initializer
+            ),
+            "kernel_regularizer": keras.regularizers.serialize(
+                self.kernel_regularizer
+            ),
+            "use_sync_bn": self.use_sync_bn,
+            "norm_momentum": self.norm_momentum,
+            "norm_epsilon": self.norm_epsilon,
+        }
+
+
+class ConvNormLayer(keras.layers.Layer):
+    """Base of the composite conv + batch-norm layers (blocks, resampling).
+
+    Subclasses build their sublayers with `conv`, `depthwise_conv`,
+    `batch_norm` and `activation_layer`; `get_config` lists the shared
+    arguments once.
+
+    Args: as `ConvNormFactory`, plus `keras.layers.Layer` arguments.
+    """
+
+    def __init__(
+        self,
+        activation="relu",
+        kernel_initializer="VarianceScaling",
+        kernel_regularizer=None,
+        use_sync_bn=False,
+        norm_momentum=0.99,
+        norm_epsilon=1e-3,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.factory = ConvNormFactory(
+            activation,
+            kernel_initializer,
+            kernel_regularizer,
+            use_sync_bn,
+            norm_momentum,
+            norm_epsilon,
+            dtype=self.dtype_policy,
+        )
+        self.activation = self.factory.activation
+        self.kernel_regularizer = self.factory.kernel_regularizer
+        self.conv = self.factory.conv
+        self.depthwise_conv = self.factory.depthwise_conv
+        self.batch_norm = self.factory.batch_norm
+        self.activation_layer = self.factory.activation_layer
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(self.factory.get_config())
+        return config
