@@ -1,7 +1,13 @@
 """SpineNet and SpineNet-Mobile for Keras 3."""
 
-from spinenet_tf.backbones.spinenet import SpineNet
-from spinenet_tf.backbones.spinenet_mobile import SpineNetMobile
+import os
+
+# TensorFlow's C++ info lines (oneDNN, CUDA probing) drown the CLIs' output;
+# a value the user already set wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from spinenet_tf.backbones.spinenet import SpineNet  # noqa: E402
+from spinenet_tf.backbones.spinenet_mobile import SpineNetMobile  # noqa: E402
 
 __version__ = "0.1.0"
 

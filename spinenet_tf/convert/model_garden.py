@@ -71,18 +71,21 @@ def _require_garden():
         ) from error
 
 
-def build_model_garden_backbone(model):
+def build_model_garden_backbone(model, image_shape=None):
     """Builds the tf-models-official twin of a spinenet_tf backbone.
 
     The twin has the same variant, block specs, levels, activation and
-    batch-norm settings, and the input size `model` was built for.
+    batch-norm settings, and the input size `model` was built for (or
+    `image_shape`). Note that Model Garden wires a model built with `None`
+    spatial dims differently (it skips the zero-outdegree merges), which also
+    changes the keys of the checkpoints it writes.
     """
     _require_garden()
     import tf_keras
     from official.vision.modeling.backbones import spinenet as tfm_spinenet
     from official.vision.modeling.backbones import spinenet_mobile as tfm_mobile
 
-    height, width, channels = model.image_shape
+    height, width, channels = image_shape or model.image_shape
     common = dict(
         input_specs=tf_keras.layers.InputSpec(shape=[None, height, width, channels]),
         min_level=model.min_level,
@@ -257,12 +260,39 @@ def transfer_model_garden_weights(reference, model):
     return model
 
 
+def _resolve_checkpoint(checkpoint_path):
+    """A checkpoint prefix from a prefix or a directory."""
+    import glob
+
+    import tensorflow as tf
+
+    if not os.path.isdir(checkpoint_path):
+        if not tf.io.gfile.exists(checkpoint_path + ".index"):
+            raise FileNotFoundError(
+                f"No checkpoint at {checkpoint_path!r} (expected "
+                f"{checkpoint_path + '.index'!r} and its data files).")
+        return checkpoint_path
+    latest = tf.train.latest_checkpoint(checkpoint_path)
+    if latest:
+        return latest
+    # No `checkpoint` state file (written by `Checkpoint.write`): accept a
+    # directory holding exactly one checkpoint.
+    prefixes = sorted(p[: -len(".index")] for p in glob.glob(
+        os.path.join(checkpoint_path, "*.index")))
+    if len(prefixes) != 1:
+        raise FileNotFoundError(
+            f"No checkpoint found in directory {checkpoint_path!r}"
+            + (f"; it holds several without a `checkpoint` state file: "
+               f"{prefixes}, pass one prefix." if prefixes else "."))
+    return prefixes[0]
+
+
 def load_model_garden_checkpoint(model, checkpoint_path):
     """Loads a Model Garden backbone checkpoint into a spinenet_tf backbone.
 
     The checkpoint is one written by `tf.train.Checkpoint(backbone=...)`
-    (as Model Garden's training writes it); a directory means its latest
-    checkpoint. `model` must be the same variant; build it with a fixed
+    (as Model Garden's training writes it), given by its prefix or by its
+    directory (the latest one there, or the only one). `model` must be the same variant; build it with a fixed
     input size or `None` dims alike.
 
     Returns:
@@ -271,21 +301,24 @@ def load_model_garden_checkpoint(model, checkpoint_path):
     _require_garden()
     import tensorflow as tf
 
-    path = checkpoint_path
-    if os.path.isdir(path):
-        path = tf.train.latest_checkpoint(path)
-        if path is None:
-            raise FileNotFoundError(
-                f"No checkpoint found in directory {checkpoint_path!r}."
-            )
-    reference = build_model_garden_backbone(model)
-    status = tf.train.Checkpoint(backbone=reference).read(path)
-    try:
-        status.assert_existing_objects_matched()
-    except AssertionError as error:
-        raise ValueError(
-            f"Checkpoint {path!r} does not fit {model.name} "
-            f"(model_id {model.model_id!r}): {error}"
-        ) from error
-    status.expect_partial()
-    return transfer_model_garden_weights(reference, model)
+    path = _resolve_checkpoint(checkpoint_path)
+    # Model Garden trains with a fixed input size; a model it built with
+    # `None` dims has other checkpoint keys (see build_model_garden_backbone).
+    size = 2 ** max(spec.level for spec in model.block_specs)
+    twin_shapes = [(size, size, model.image_shape[2]), (None, None, model.image_shape[2])]
+    if None not in model.image_shape[:2]:
+        twin_shapes[0] = model.image_shape
+    errors = []
+    for shape in twin_shapes:
+        reference = build_model_garden_backbone(model, image_shape=shape)
+        try:
+            status = tf.train.Checkpoint(backbone=reference).read(path)
+            status.assert_existing_objects_matched()
+        except (AssertionError, ValueError) as error:
+            errors.append(error)
+            continue
+        status.expect_partial()
+        return transfer_model_garden_weights(reference, model)
+    raise ValueError(
+        f"Checkpoint {path!r} does not fit {model.name} (model_id "
+        f"{model.model_id!r}): {errors[0]}")

@@ -1,0 +1,59 @@
+"""Named backbone variants: their builder, model id and paper input size."""
+
+import dataclasses
+
+from spinenet_tf.backbones.spinenet import SpineNet
+from spinenet_tf.backbones.spinenet_mobile import SpineNetMobile
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """A named backbone with the figures REFERENCE.md gives for it.
+
+    Attributes:
+        name: CLI name, e.g. "spinenet-49".
+        builder: `SpineNet` or `SpineNetMobile`.
+        model_id: the builder's model id.
+        paper_image_size: input side used in the papers' COCO recipes.
+        reference_params: backbone parameters built by tf-models-official
+            2.20 (min_level 3, max_level 7).
+        published_params: backbone parameters measured with TFM 2.15 code
+            (REFERENCE.md); None where not given.
+    """
+
+    name: str
+    builder: type
+    model_id: str
+    paper_image_size: int
+    reference_params: int
+    published_params: float = None
+
+    def build(self, image_size=None, **kwargs):
+        size = image_size or self.paper_image_size
+        return self.builder(self.model_id, input_shape=(size, size, 3), **kwargs)
+
+
+VARIANTS = {
+    v.name: v
+    for v in (
+        Variant("spinenet-49s", SpineNet, "49S", 640, 9_146_351, 9.09e6),
+        Variant("spinenet-49", SpineNet, "49", 640, 21_920_192, 21.83e6),
+        Variant("spinenet-96", SpineNet, "96", 1024, 36_385_728, 36.26e6),
+        Variant("spinenet-143", SpineNet, "143", 1280, 60_413_888, 60.25e6),
+        Variant("spinenet-143l", SpineNet, "143L", 1280, 101_011_093),
+        Variant("spinenet-190", SpineNet, "190", 1280, 126_849_216, 126.59e6),
+        Variant("spinenet-mobile-49", SpineNetMobile, "49", 384, 2_313_892, 2.269e6),
+        Variant("spinenet-mobile-49s", SpineNetMobile, "49S", 384, 1_004_872, 0.976e6),
+        Variant("spinenet-mobile-49xs", SpineNetMobile, "49XS", 256, 869_400, 0.842e6),
+    )
+}
+
+
+def get_variant(name):
+    """Looks a variant up by name, case-insensitively."""
+    key = str(name).lower()
+    if key not in VARIANTS:
+        raise ValueError(
+            f"Unknown model {name!r}; choose one of {list(VARIANTS)}."
+        )
+    return VARIANTS[key]

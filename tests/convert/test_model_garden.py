@@ -1,0 +1,128 @@
+"""Proof that this is SpineNet: equality with tf-models-official 2.20.
+
+Every expected figure here is computed by the installed tf-models-official
+(the oracle), never by the code under test.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import max_abs_difference, random_images, randomize_batch_norm
+from spinenet_tf import SpineNet, SpineNetMobile, convert
+from spinenet_tf.model_complexity import count_macs
+
+tf_keras = pytest.importorskip("tf_keras")
+tfm_spinenet = pytest.importorskip("official.vision.modeling.backbones.spinenet")
+from official.vision.modeling.backbones import spinenet_mobile as tfm_mobile  # noqa: E402
+
+SPINENET_IDS = ["49S", "49", "96", "143", "143L", "190"]
+MOBILE_IDS = ["49", "49S", "49XS"]
+
+
+def _reference(builder_module, cls, model_id, size=128):
+    """Model Garden's own model, scaled by its own SCALING_MAP."""
+    return getattr(builder_module, cls)(
+        input_specs=tf_keras.layers.InputSpec(shape=[None, size, size, 3]),
+        min_level=3, max_level=7, block_specs=builder_module.build_block_specs(),
+        **builder_module.SCALING_MAP[model_id])
+
+
+@pytest.mark.parametrize("model_id", SPINENET_IDS)
+def test_spinenet_parameter_count_equals_model_garden(model_id):
+    reference = _reference(tfm_spinenet, "SpineNet", model_id)
+    ours = SpineNet(model_id, input_shape=(128, 128, 3))
+    assert ours.count_params() == reference.count_params()
+
+
+@pytest.mark.parametrize("model_id", MOBILE_IDS)
+def test_mobile_parameter_count_equals_model_garden(model_id):
+    reference = _reference(tfm_mobile, "SpineNetMobile", model_id)
+    ours = SpineNetMobile(model_id, input_shape=(128, 128, 3))
+    assert ours.count_params() == reference.count_params()
+
+
+PARITY_CASES = [
+    (builder, model_id, activation, shape)
+    for builder, model_id in [(SpineNet, "49S"), (SpineNet, "49"), (SpineNet, "190"),
+                              (SpineNetMobile, "49"), (SpineNetMobile, "49S"),
+                              (SpineNetMobile, "49XS")]
+    for activation in ["relu", "swish"]
+    for shape in [(128, 128, 3), (128, 256, 3)]
+]
+
+
+@pytest.mark.parametrize(
+    "builder,model_id,activation,shape", PARITY_CASES,
+    ids=[f"{b.__name__}-{m}-{a}-{s[0]}x{s[1]}" for b, m, a, s in PARITY_CASES])
+def test_transferred_weights_give_model_garden_outputs(builder, model_id, activation, shape):
+    ours = builder(model_id, input_shape=shape, activation=activation)
+    reference = convert.build_model_garden_backbone(ours)
+    randomize_batch_norm(reference)
+    convert.transfer_model_garden_weights(reference, ours)
+    x = random_images(shape)
+    expected = reference(x, training=False)
+    received = ours(x, training=False)
+    for level in range(3, 8):
+        assert max_abs_difference(received[f"P{level}"], expected[str(level)]) < 1e-4
+
+
+@pytest.mark.parametrize("builder,model_id,how", [
+    (SpineNet, "49S", "save"), (SpineNetMobile, "49", "write")])
+def test_checkpoint_written_by_model_garden_loads(builder, model_id, how, tmp_path):
+    shape = (128, 128, 3)
+    # A "pretrained" Model Garden backbone, saved the way Model Garden saves it
+    # (`save`: numbered, with a `checkpoint` state file, as CheckpointManager
+    # does) or as a bare prefix (`write`).
+    trained = convert.build_model_garden_backbone(builder(model_id, input_shape=shape))
+    randomize_batch_norm(trained, seed=3)
+    checkpoint = tf.train.Checkpoint(backbone=trained)
+    prefix = getattr(checkpoint, how)(str(tmp_path / "ckpt"))
+
+    x = random_images(shape)
+    expected = trained(x, training=False)
+    for source in (str(tmp_path), prefix):  # the directory, the prefix
+        ours = builder(model_id, input_shape=(None, None, 3))
+        convert.load_model_garden_checkpoint(ours, source)
+        for level in range(3, 8):
+            assert max_abs_difference(ours(x)[f"P{level}"], expected[str(level)]) < 1e-4
+
+
+def test_checkpoint_of_another_variant_is_refused(tmp_path):
+    other = convert.build_model_garden_backbone(SpineNet("49S", input_shape=(128, 128, 3)))
+    tf.train.Checkpoint(backbone=other).write(str(tmp_path / "ckpt"))
+    with pytest.raises(ValueError, match="does not fit spinenet_49"):
+        convert.load_model_garden_checkpoint(
+            SpineNet("49", input_shape=(128, 128, 3)), str(tmp_path))
+
+
+def test_missing_checkpoint_directory_is_an_error(tmp_path):
+    model = SpineNetMobile("49XS", input_shape=(128, 128, 3))
+    with pytest.raises(FileNotFoundError, match="No checkpoint found"):
+        convert.load_model_garden_checkpoint(model, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="expected '.*nothing.index'"):
+        convert.load_model_garden_checkpoint(model, str(tmp_path / "nothing"))
+
+
+def _profiler_macs(model, shape):
+    """Conv multiply-adds of a model's graph, from TensorFlow's profiler."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+    function = tf.function(lambda x: model(x, training=False))
+    frozen = convert_variables_to_constants_v2(
+        function.get_concrete_function(tf.TensorSpec((1,) + shape, tf.float32)))
+    builder = tf.compat.v1.profiler.ProfileOptionBuilder
+    options = builder(builder.float_operation()).with_empty_output().build()
+    options["account_type_regexes"] = ["Conv2D", "DepthwiseConv2dNative", "MatMul"]
+    flops = tf.compat.v1.profiler.profile(graph=frozen.graph, options=options)
+    return flops.total_float_ops / 2  # the profiler counts a multiply-add as 2
+
+
+@pytest.mark.parametrize("builder,model_id,size", [
+    (SpineNet, "49S", 256), (SpineNet, "96", 256), (SpineNetMobile, "49", 384),
+    (SpineNetMobile, "49XS", 256)])
+def test_macs_match_the_profiler_on_model_garden(builder, model_id, size):
+    ours = builder(model_id, input_shape=(size, size, 3))
+    reference = convert.build_model_garden_backbone(ours)
+    expected = _profiler_macs(reference, (size, size, 3))
+    assert abs(count_macs(ours) - expected) <= 0.01 * expected
