@@ -27,6 +27,8 @@ from spinenet_tf import SpineNet, SpineNetMobile, convert  # noqa: E402
 RUNS = flags.DEFINE_integer("runs", 30, "Timed runs per model.")
 WARMUP = flags.DEFINE_integer("warmup", 5, "Untimed runs per model.")
 JSON_OUT = flags.DEFINE_string("json", None, "Also write the results here.")
+JIT = flags.DEFINE_boolean(
+    "jit_compile", False, "Compile both models with XLA (same fusion for both).")
 
 CASES = [
     ("SpineNet-49", SpineNet, "49", 640),
@@ -43,14 +45,15 @@ def _time_once(function, inputs):
     return time.perf_counter() - start
 
 
-def benchmark(builder, model_id, size, runs, warmup):
+def benchmark(builder, model_id, size, runs, warmup, jit_compile=False):
     ours = builder(model_id, input_shape=(size, size, 3))
     reference = convert.build_model_garden_backbone(ours)
     convert.transfer_model_garden_weights(reference, ours)
     inputs = tf.constant(
         np.random.default_rng(0).normal(size=(1, size, size, 3)).astype("float32"))
-    ours_fn = tf.function(lambda x: ours(x, training=False))
-    reference_fn = tf.function(lambda x: reference(x, training=False))
+    ours_fn = tf.function(lambda x: ours(x, training=False), jit_compile=jit_compile)
+    reference_fn = tf.function(
+        lambda x: reference(x, training=False), jit_compile=jit_compile)
     difference = max(
         float(np.max(np.abs(ours_fn(inputs)[f"P{l}"] - reference_fn(inputs)[str(l)])))
         for l in range(3, 8))
@@ -75,11 +78,12 @@ def main(argv):
     del argv
     machine = (f"{platform.processor() or platform.machine()}, "
                f"{os.cpu_count()} logical CPUs, TensorFlow {tf.__version__}")
-    print(f"batch 1, fp32, median of {RUNS.value} runs; {machine}")
+    mode = "XLA" if JIT.value else "tf.function graph"
+    print(f"batch 1, fp32, {mode}, median of {RUNS.value} runs; {machine}")
     print(f"{'model':<22}{'input':>6}{'ours ms':>10}{'TFM ms':>10}{'ours/TFM':>10}")
-    results = {"machine": machine, "runs": RUNS.value, "cases": {}}
+    results = {"machine": machine, "runs": RUNS.value, "mode": mode, "cases": {}}
     for name, builder, model_id, size in CASES:
-        r = benchmark(builder, model_id, size, RUNS.value, WARMUP.value)
+        r = benchmark(builder, model_id, size, RUNS.value, WARMUP.value, JIT.value)
         results["cases"][name] = dict(r, image_size=size)
         print(f"{name:<22}{size:>6}{r['ours_ms']:>10.1f}{r['reference_ms']:>10.1f}"
               f"{r['ratio']:>10.3f}")
