@@ -8,7 +8,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from spinenet_tf.backbones.spinenet import SpineNet  # noqa: E402
 from spinenet_tf.backbones.spinenet_mobile import SpineNetMobile  # noqa: E402
+from spinenet_tf.models.retinanet import RetinaNet  # noqa: E402
+from spinenet_tf.models.spinenet_classifier import SpineNetClassifier  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["SpineNet", "SpineNetMobile", "__version__"]
+__all__ = [
+    "RetinaNet",
+    "SpineNet",
+    "SpineNetClassifier",
+    "SpineNetMobile",
+    "__version__",
+]

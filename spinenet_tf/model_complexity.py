@@ -25,18 +25,29 @@ def _build_input_shape(layer):
     return tuple(shape)
 
 
+def conv_macs(layer, input_shape):
+    """Multiply-adds of a convolution layer applied to `input_shape`."""
+    if any(d is None for d in tuple(input_shape)[1:]):
+        raise ValueError(
+            f"Layer {layer.path!r} input shape {tuple(input_shape)} has "
+            "unknown dims; MACs need a fixed input size.")
+    output = layer.compute_output_shape(tuple(input_shape))
+    kh, kw = layer.kernel_size
+    pixels = math.prod(output[1:3])
+    in_channels = input_shape[-1]
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        return pixels * kh * kw * output[-1]
+    if isinstance(layer, keras.layers.SeparableConv2D):
+        depthwise = pixels * kh * kw * in_channels * layer.depth_multiplier
+        return depthwise + pixels * in_channels * layer.depth_multiplier * output[-1]
+    return pixels * kh * kw * in_channels // layer.groups * output[-1]
+
+
 def layer_macs(layer):
     """Multiply-adds of one leaf layer for one image (0 if it has none)."""
-    if isinstance(layer, keras.layers.DepthwiseConv2D):
-        output = layer.compute_output_shape(_build_input_shape(layer))
-        kh, kw = layer.kernel_size
-        return math.prod(output[1:3]) * kh * kw * output[-1]
-    if isinstance(layer, keras.layers.Conv2D):
-        input_shape = _build_input_shape(layer)
-        output = layer.compute_output_shape(input_shape)
-        kh, kw = layer.kernel_size
-        in_channels = input_shape[-1] // layer.groups
-        return math.prod(output[1:3]) * kh * kw * in_channels * output[-1]
+    if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D,
+                          keras.layers.SeparableConv2D)):
+        return conv_macs(layer, _build_input_shape(layer))
     if isinstance(layer, keras.layers.Dense):
         input_shape = _build_input_shape(layer)
         return math.prod(input_shape[1:]) * layer.units
@@ -44,11 +55,21 @@ def layer_macs(layer):
 
 
 def count_macs(model):
-    """Total multiply-adds of `model` for one image."""
-    return sum(
-        layer_macs(layer)
-        for layer in model._flatten_layers(include_self=False, recursive=True)
-    )
+    """Total multiply-adds of `model` for one image.
+
+    A layer with its own `count_macs()` (e.g. a head whose convolutions are
+    shared across pyramid levels, so one build shape does not describe
+    them) is asked for its figure and not descended into.
+    """
+    total = 0
+    for layer in model._flatten_layers(include_self=False, recursive=False):
+        if hasattr(layer, "count_macs"):
+            total += layer.count_macs()
+        elif layer._flatten_layers(include_self=False, recursive=False):
+            total += count_macs(layer)
+        else:
+            total += layer_macs(layer)
+    return total
 
 
 def count_parameters(model):

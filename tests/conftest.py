@@ -61,3 +61,20 @@ def assert_keras_save_load(model, inputs, tmp_path):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def profiler_macs(forward, shape):
+    """Conv / matmul multiply-adds of `forward`'s graph, from TensorFlow's
+    profiler (an oracle independent of `spinenet_tf.model_complexity`)."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+
+    function = tf.function(forward)
+    frozen = convert_variables_to_constants_v2(
+        function.get_concrete_function(tf.TensorSpec((1,) + tuple(shape), tf.float32)))
+    builder = tf.compat.v1.profiler.ProfileOptionBuilder
+    options = builder(builder.float_operation()).with_empty_output().build()
+    options["account_type_regexes"] = ["Conv2D", "DepthwiseConv2dNative", "MatMul"]
+    flops = tf.compat.v1.profiler.profile(graph=frozen.graph, options=options)
+    return flops.total_float_ops / 2  # the profiler counts a multiply-add as 2

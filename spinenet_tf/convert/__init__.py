@@ -5,9 +5,19 @@ from spinenet_tf.convert.model_garden import (
     load_model_garden_checkpoint,
     transfer_model_garden_weights,
 )
+from spinenet_tf.convert.model_garden_detection import (
+    build_model_garden_retinanet,
+    load_model_garden_retinanet_checkpoint,
+    transfer_model_garden_classifier_weights,
+    transfer_model_garden_retinanet_weights,
+)
 
 __all__ = [
     "build_model_garden_backbone",
+    "build_model_garden_retinanet",
     "load_model_garden_checkpoint",
+    "load_model_garden_retinanet_checkpoint",
+    "transfer_model_garden_classifier_weights",
+    "transfer_model_garden_retinanet_weights",
     "transfer_model_garden_weights",
 ]

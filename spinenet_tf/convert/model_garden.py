@@ -295,9 +295,18 @@ def load_model_garden_checkpoint(model, checkpoint_path):
     directory (the latest one there, or the only one). `model` must be the same variant; build it with a fixed
     input size or `None` dims alike.
 
+    A `spinenet_tf.RetinaNet` is handed to
+    `load_model_garden_retinanet_checkpoint` (backbone and head).
+
     Returns:
         `model`, with the imported weights.
     """
+    from spinenet_tf.models.retinanet import RetinaNet
+
+    if isinstance(model, RetinaNet):
+        from spinenet_tf.convert.model_garden_detection import (
+            load_model_garden_retinanet_checkpoint)
+        return load_model_garden_retinanet_checkpoint(model, checkpoint_path)
     _require_garden()
     import tensorflow as tf
 

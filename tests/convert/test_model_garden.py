@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import max_abs_difference, random_images, randomize_batch_norm
+from conftest import (
+    max_abs_difference,
+    profiler_macs,
+    random_images,
+    randomize_batch_norm,
+)
 from spinenet_tf import SpineNet, SpineNetMobile, convert
 from spinenet_tf.model_complexity import count_macs
 
@@ -104,25 +109,11 @@ def test_missing_checkpoint_directory_is_an_error(tmp_path):
         convert.load_model_garden_checkpoint(model, str(tmp_path / "nothing"))
 
 
-def _profiler_macs(model, shape):
-    """Conv multiply-adds of a model's graph, from TensorFlow's profiler."""
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2)
-    function = tf.function(lambda x: model(x, training=False))
-    frozen = convert_variables_to_constants_v2(
-        function.get_concrete_function(tf.TensorSpec((1,) + shape, tf.float32)))
-    builder = tf.compat.v1.profiler.ProfileOptionBuilder
-    options = builder(builder.float_operation()).with_empty_output().build()
-    options["account_type_regexes"] = ["Conv2D", "DepthwiseConv2dNative", "MatMul"]
-    flops = tf.compat.v1.profiler.profile(graph=frozen.graph, options=options)
-    return flops.total_float_ops / 2  # the profiler counts a multiply-add as 2
-
-
 @pytest.mark.parametrize("builder,model_id,size", [
     (SpineNet, "49S", 256), (SpineNet, "96", 256), (SpineNetMobile, "49", 384),
     (SpineNetMobile, "49XS", 256)])
 def test_macs_match_the_profiler_on_model_garden(builder, model_id, size):
     ours = builder(model_id, input_shape=(size, size, 3))
     reference = convert.build_model_garden_backbone(ours)
-    expected = _profiler_macs(reference, (size, size, 3))
+    expected = profiler_macs(lambda x: reference(x, training=False), (size, size, 3))
     assert abs(count_macs(ours) - expected) <= 0.01 * expected

@@ -1,0 +1,94 @@
+"""A post-processing graph that the TFLite converter turns into the standard
+`TFLite_Detection_PostProcess` custom op (the 4-output SSD/RetinaNet op that
+TFLite's object-detection tooling and accelerators expect).
+
+TensorFlow has no op with that behaviour, so, as tf-models-official does,
+the graph ends in an empty `tf.function` annotated with
+`experimental_implements`; the MLIR converter replaces it with the custom op
+(see tensorflow/compiler/mlir/lite/utils/nms_utils.cc). The function is only
+meaningful after conversion: run in TensorFlow it returns placeholders.
+"""
+
+import dataclasses
+
+from spinenet_tf.detection.anchor_generator import flatten_multilevel
+
+
+@dataclasses.dataclass
+class TFLitePostProcessConfig:
+    """Attributes of the TFLite op; defaults as in tf-models-official.
+
+    `use_regular_nms=False` is the fast class-agnostic NMS: each box keeps
+    its `max_classes_per_detection` best classes. Output classes are
+    0-based foreground indices (our class id - 1), the TFLite convention;
+    the background logit is passed along and skipped by the op.
+    """
+
+    max_detections: int = 200
+    max_classes_per_detection: int = 5
+    detections_per_class: int = 5
+    use_regular_nms: bool = False
+    nms_score_threshold: float = 0.1
+    nms_iou_threshold: float = 0.5
+    y_scale: float = 1.0
+    x_scale: float = 1.0
+    h_scale: float = 1.0
+    w_scale: float = 1.0
+
+    def implements_signature(self, num_classes):
+        """The `experimental_implements` string describing the op."""
+        attrs = [
+            ("max_detections", "i", self.max_detections),
+            ("max_classes_per_detection", "i", self.max_classes_per_detection),
+            ("detections_per_class", "i", self.detections_per_class),
+            ("use_regular_nms", "b", str(bool(self.use_regular_nms)).lower()),
+            ("nms_score_threshold", "f", f"{self.nms_score_threshold:f}"),
+            ("nms_iou_threshold", "f", f"{self.nms_iou_threshold:f}"),
+            ("y_scale", "f", f"{self.y_scale:f}"),
+            ("x_scale", "f", f"{self.x_scale:f}"),
+            ("h_scale", "f", f"{self.h_scale:f}"),
+            ("w_scale", "f", f"{self.w_scale:f}"),
+            ("num_classes", "i", num_classes),
+        ]
+        return " ".join(
+            ['name: "TFLite_Detection_PostProcess"']
+            + [f'attr {{ key: "{k}" value {{ {t}: {v} }} }}' for k, t, v in attrs])
+
+
+def tflite_detection_post_process(class_logits, box_deltas, anchors,
+                                  config=None):
+    """Builds the graph that converts to `TFLite_Detection_PostProcess`.
+
+    Args:
+        class_logits, box_deltas: the head's per-level dicts (batch 1).
+        anchors: [N, 4] (ymin, xmin, ymax, xmax) anchors in pixels.
+        config: a `TFLitePostProcessConfig`.
+
+    Returns:
+        (boxes, classes, scores, num_detections): after conversion the op's
+        outputs, [1, K, 4] boxes (ymin, xmin, ymax, xmax) in the anchors'
+        pixel units, [1, K] classes, [1, K] scores and [1] count.
+    """
+    import tensorflow as tf
+
+    config = config or TFLitePostProcessConfig()
+    level = min(box_deltas, key=lambda key: int(str(key).lstrip("P")))
+    anchors_per_location = box_deltas[level].shape[-1] // 4
+    num_classes = class_logits[level].shape[-1] // anchors_per_location
+    scores = tf.sigmoid(flatten_multilevel(class_logits, num_classes))
+    boxes = flatten_multilevel(box_deltas, 4)
+    anchors = tf.convert_to_tensor(anchors, tf.float32)
+    center_size_anchors = tf.stack([
+        (anchors[:, 0] + anchors[:, 2]) / 2, (anchors[:, 1] + anchors[:, 3]) / 2,
+        anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]], axis=-1)
+
+    # `num_classes` excludes the background column, which the op then skips.
+    @tf.function(experimental_implements=config.implements_signature(
+        num_classes - 1))
+    def post_process(input_boxes, input_scores, input_anchors):
+        del input_boxes, input_scores, input_anchors
+        return (tf.constant(0.0, name="boxes"), tf.constant(0.0, name="classes"),
+                tf.constant(0.0, name="scores"),
+                tf.constant(0.0, name="num_detections"))
+
+    return post_process(boxes, scores, center_size_anchors)

@@ -1,0 +1,215 @@
+"""The RetinaNet head: class and box towers shared across pyramid levels."""
+
+import math
+
+import keras
+
+from spinenet_tf.layers.conv_norm_layer import check_activation
+
+# Initial class bias: every anchor starts at foreground probability 0.01.
+PRIOR_PROBABILITY = 0.01
+
+
+@keras.saving.register_keras_serializable(package="spinenet_tf")
+class RetinaNetHead(keras.layers.Layer):
+    """Class and box prediction towers of RetinaNet, as tf-models-official
+    builds them.
+
+    Each tower is `num_convs` 3x3 convolutions of `num_filters` channels,
+    shared by all levels, each followed by a batch norm of its own per level
+    and the activation; then a shared 3x3 predictor: `anchors_per_location
+    * num_classes` class logits or `anchors_per_location * 4` box codes.
+    With `use_separable_conv` (the SpineNet-Mobile recipe) every conv is a
+    separable conv. Initialisation as in the reference: tower kernels
+    N(0, 0.01) (separable towers: Keras' defaults), predictor kernels
+    N(0, 1e-5) (separable: N(0, 0.03)), class bias -log((1 - 0.01) / 0.01).
+
+    Call it on a dict {"P3": [B, H3, W3, C], ...} of equal-width features;
+    it returns `(class_logits, box_deltas)`, two dicts with the same keys.
+
+    Args:
+        min_level, max_level: the levels it predicts on.
+        num_classes: class logits per anchor; slot 0 is background, as in
+            the reference (91 for COCO).
+        anchors_per_location: e.g. 9 (3 scales x 3 aspect ratios).
+        num_convs, num_filters: tower depth and width.
+        use_separable_conv: separable instead of regular convolutions.
+        activation: "relu", "swish" or "hard_swish".
+        use_sync_bn, norm_momentum, norm_epsilon: batch-norm settings.
+        kernel_regularizer, bias_regularizer: applied where the reference
+            applies them (no kernel regularizer on separable towers).
+    """
+
+    def __init__(
+        self,
+        min_level=3,
+        max_level=7,
+        num_classes=91,
+        anchors_per_location=9,
+        num_convs=4,
+        num_filters=256,
+        use_separable_conv=False,
+        activation="relu",
+        use_sync_bn=False,
+        norm_momentum=0.99,
+        norm_epsilon=1e-3,
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not 1 <= min_level <= max_level:
+            raise ValueError(
+                "Need 1 <= min_level <= max_level; received "
+                f"min_level={min_level}, max_level={max_level}.")
+        for arg, value in (("num_classes", num_classes),
+                           ("anchors_per_location", anchors_per_location),
+                           ("num_filters", num_filters)):
+            if int(value) < 1:
+                raise ValueError(f"`{arg}` must be >= 1; received {value}.")
+        if num_convs < 0:
+            raise ValueError(f"`num_convs` must be >= 0; received {num_convs}.")
+        self.min_level = int(min_level)
+        self.max_level = int(max_level)
+        self.num_classes = int(num_classes)
+        self.anchors_per_location = int(anchors_per_location)
+        self.num_convs = int(num_convs)
+        self.num_filters = int(num_filters)
+        self.use_separable_conv = bool(use_separable_conv)
+        self.activation = check_activation(activation)
+        self.use_sync_bn = use_sync_bn
+        self.norm_momentum = norm_momentum
+        self.norm_epsilon = norm_epsilon
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.levels = [f"P{level}" for level in range(self.min_level, self.max_level + 1)]
+        self.activation_fn = keras.activations.get(self.activation)
+
+        self.class_convs, self.class_norms = self._tower("class")
+        self.box_convs, self.box_norms = self._tower("box")
+        prior_bias = -math.log((1 - PRIOR_PROBABILITY) / PRIOR_PROBABILITY)
+        self.class_predictor = self._predictor(
+            self.anchors_per_location * self.num_classes,
+            keras.initializers.Constant(prior_bias), "class_logits")
+        self.box_predictor = self._predictor(
+            self.anchors_per_location * 4, "zeros", "box_deltas")
+
+    def _conv(self, filters, name, bias_initializer, kernel_stddev=None):
+        if self.use_separable_conv:
+            init = {}
+            if kernel_stddev is not None:  # predictors only, as the reference
+                init = dict(
+                    depthwise_initializer=keras.initializers.RandomNormal(stddev=0.03),
+                    pointwise_initializer=keras.initializers.RandomNormal(stddev=0.03),
+                    depthwise_regularizer=self.kernel_regularizer,
+                    pointwise_regularizer=self.kernel_regularizer)
+            return keras.layers.SeparableConv2D(
+                filters, 3, padding="same", bias_initializer=bias_initializer,
+                bias_regularizer=self.bias_regularizer, dtype=self.dtype_policy,
+                name=name, **init)
+        return keras.layers.Conv2D(
+            filters, 3, padding="same",
+            kernel_initializer=keras.initializers.RandomNormal(
+                stddev=kernel_stddev or 0.01),
+            kernel_regularizer=self.kernel_regularizer,
+            bias_initializer=bias_initializer,
+            bias_regularizer=self.bias_regularizer,
+            dtype=self.dtype_policy, name=name)
+
+    def _tower(self, prefix):
+        convs = [self._conv(self.num_filters, f"{prefix}_conv{i}", "zeros")
+                 for i in range(self.num_convs)]
+        norms = {
+            level: [
+                keras.layers.BatchNormalization(
+                    momentum=self.norm_momentum, epsilon=self.norm_epsilon,
+                    synchronized=self.use_sync_bn, dtype=self.dtype_policy,
+                    name=f"{prefix}_{level}_bn{i}")
+                for i in range(self.num_convs)
+            ]
+            for level in self.levels
+        }
+        return convs, norms
+
+    def _predictor(self, filters, bias_initializer, name):
+        return self._conv(filters, name, bias_initializer, kernel_stddev=1e-5)
+
+    def build(self, input_shape):
+        missing = [level for level in self.levels if level not in input_shape]
+        if missing:
+            raise ValueError(
+                f"RetinaNetHead predicts on {self.levels} but received "
+                f"features for {sorted(input_shape)}; missing {missing}.")
+        widths = {level: input_shape[level][-1] for level in self.levels}
+        if len(set(widths.values())) != 1:
+            raise ValueError(
+                "RetinaNetHead shares its convolutions across levels, so all "
+                f"levels need the same number of channels; received {widths}.")
+        self.level_shapes = {level: tuple(input_shape[level]) for level in self.levels}
+        shape = tuple(input_shape[self.levels[0]])
+        tower_shape = shape[:-1] + (self.num_filters,)
+        for convs, norms in ((self.class_convs, self.class_norms),
+                             (self.box_convs, self.box_norms)):
+            for i, conv in enumerate(convs):
+                conv.build(shape if i == 0 else tower_shape)
+                for level in self.levels:
+                    norms[level][i].build(tower_shape)
+        predictor_shape = tower_shape if self.num_convs else shape
+        self.class_predictor.build(predictor_shape)
+        self.box_predictor.build(predictor_shape)
+
+    def _tower_output(self, x, convs, norms, training):
+        for conv, norm in zip(convs, norms):
+            x = self.activation_fn(norm(conv(x), training=training))
+        return x
+
+    def call(self, features, training=None):
+        class_logits, box_deltas = {}, {}
+        for level in self.levels:
+            x = features[level]
+            class_logits[level] = self.class_predictor(self._tower_output(
+                x, self.class_convs, self.class_norms[level], training))
+            box_deltas[level] = self.box_predictor(self._tower_output(
+                x, self.box_convs, self.box_norms[level], training))
+        return class_logits, box_deltas
+
+    def compute_output_shape(self, input_shape):
+        def shapes(channels):
+            return {level: tuple(input_shape[level][:-1]) + (channels,)
+                    for level in self.levels}
+        return (shapes(self.anchors_per_location * self.num_classes),
+                shapes(self.anchors_per_location * 4))
+
+    def count_macs(self):
+        """Multiply-adds for one image, summed over the levels it is shared by."""
+        from spinenet_tf.model_complexity import conv_macs
+
+        total = 0
+        for level, shape in self.level_shapes.items():
+            tower_shape = shape[:-1] + (self.num_filters,)
+            for convs in (self.class_convs, self.box_convs):
+                for i, conv in enumerate(convs):
+                    total += conv_macs(conv, shape if i == 0 else tower_shape)
+            last = tower_shape if self.num_convs else shape
+            total += conv_macs(self.class_predictor, last)
+            total += conv_macs(self.box_predictor, last)
+        return total
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "min_level": self.min_level,
+            "max_level": self.max_level,
+            "num_classes": self.num_classes,
+            "anchors_per_location": self.anchors_per_location,
+            "num_convs": self.num_convs,
+            "num_filters": self.num_filters,
+            "use_separable_conv": self.use_separable_conv,
+            "activation": self.activation,
+            "use_sync_bn": self.use_sync_bn,
+            "norm_momentum": self.norm_momentum,
+            "norm_epsilon": self.norm_epsilon,
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+        })
+        return config

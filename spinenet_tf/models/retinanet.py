@@ -1,0 +1,292 @@
+"""RetinaNet on a SpineNet (or any multi-level) backbone."""
+
+import keras
+from keras import ops
+
+from spinenet_tf.detection.anchor_generator import AnchorGenerator, flatten_multilevel
+from spinenet_tf.detection.anchor_labeler import AnchorLabeler
+from spinenet_tf.detection.detection_decoder import DetectionDecoder
+from spinenet_tf.detection.retinanet_loss import RetinaNetLoss
+from spinenet_tf.heads.retinanet_head import RetinaNetHead
+
+
+def _backbone_levels(backbone):
+    outputs = backbone.output
+    if not isinstance(outputs, dict) or not all(
+            str(k).startswith("P") and str(k)[1:].isdigit() for k in outputs):
+        raise ValueError(
+            "The backbone must output a dict {'P3': ..., 'P7': ...} of feature "
+            f"maps; received outputs {outputs!r}.")
+    return sorted(int(str(k)[1:]) for k in outputs)
+
+
+@keras.saving.register_keras_serializable(package="spinenet_tf")
+class RetinaNet(keras.Model):
+    """RetinaNet detector: backbone -> shared head -> anchors -> loss / NMS.
+
+    Calling the model gives the raw outputs `{"class_logits": {"P3": ...},
+    "box_deltas": {"P3": ...}}` (per level [B, H_l, W_l, A * C] and
+    [B, H_l, W_l, A * 4]), which export paths consume. `fit` takes
+    `(images, {"boxes": [B, M, 4], "classes": [B, M]})` with boxes
+    (ymin, xmin, ymax, xmax) in pixels of the (padded) input image,
+    classes padded with -1 and an optional `"is_crowd"` [B, M]; targets are
+    assigned inside `compute_loss`. `predict` returns the detections of
+    `DetectionDecoder`: `detection_boxes`, `detection_scores`,
+    `detection_classes`, `num_detections`.
+
+    Class ids follow the reference: `num_classes` logits per anchor, slot 0
+    is background and never predicted (COCO: 91 = 90 ids + background).
+
+    Example:
+    ```python
+    backbone = spinenet_tf.SpineNetMobile("49", input_shape=(384, 384, 3))
+    model = spinenet_tf.RetinaNet(backbone, num_classes=91,
+                                  head_num_filters=48, use_separable_conv=True)
+    model.compile(optimizer="sgd")
+    model.fit(dataset)                      # (images, {"boxes", "classes"})
+    detections = model.predict(images)      # dict of four arrays
+    ```
+    Named paper configurations: `RetinaNet.from_variant("spinenet-49")`.
+
+    Args:
+        backbone: a Keras model returning {"P{level}": features}.
+        num_classes: logits per anchor, background slot 0 included.
+        min_level, max_level: levels to predict on; default: the
+            backbone's `min_level` / `max_level` (or all its outputs).
+        num_scales, aspect_ratios, anchor_size: anchor layout
+            (see `AnchorGenerator`).
+        head_num_convs, head_num_filters, use_separable_conv,
+            head_activation: head settings (see `RetinaNetHead`); the
+            activation defaults to the backbone's.
+        kernel_regularizer: for the head (the backbone has its own).
+        focal_alpha, focal_gamma, huber_delta, box_loss_weight: loss.
+        match_threshold, unmatched_threshold: target assignment IoUs.
+        pre_nms_top_k, pre_nms_score_threshold, nms_iou_threshold,
+            max_detections: post-processing (see `DetectionDecoder`).
+    """
+
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        min_level=None,
+        max_level=None,
+        num_scales=3,
+        aspect_ratios=(0.5, 1.0, 2.0),
+        anchor_size=3.0,
+        head_num_convs=4,
+        head_num_filters=256,
+        use_separable_conv=False,
+        head_activation=None,
+        kernel_regularizer=None,
+        focal_alpha=0.25,
+        focal_gamma=1.5,
+        huber_delta=0.1,
+        box_loss_weight=50.0,
+        match_threshold=0.5,
+        unmatched_threshold=0.5,
+        pre_nms_top_k=5000,
+        pre_nms_score_threshold=0.05,
+        nms_iou_threshold=0.5,
+        max_detections=100,
+        dtype=None,
+        name="retinanet",
+        **kwargs,
+    ):
+        available = _backbone_levels(backbone)
+        min_level = min_level or getattr(backbone, "min_level", available[0])
+        max_level = max_level or getattr(backbone, "max_level", available[-1])
+        wanted = list(range(min_level, max_level + 1))
+        missing = [level for level in wanted if level not in available]
+        if missing:
+            raise ValueError(
+                f"RetinaNet levels {min_level}..{max_level} (anchors and "
+                f"head) need backbone features P{min_level}..P{max_level}, "
+                f"but the backbone {backbone.name!r} outputs "
+                f"{['P%d' % level for level in available]}; missing "
+                f"{['P%d' % level for level in missing]}. Build the backbone "
+                "with matching min_level / max_level.")
+        # Batch-norm settings and default activation follow the backbone.
+        factory = getattr(backbone, "factory", None)
+        activation = head_activation or getattr(factory, "activation", "relu")
+        anchor_generator = AnchorGenerator(
+            min_level, max_level, num_scales, aspect_ratios, anchor_size)
+        head = RetinaNetHead(
+            min_level=min_level,
+            max_level=max_level,
+            num_classes=num_classes,
+            anchors_per_location=anchor_generator.anchors_per_location,
+            num_convs=head_num_convs,
+            num_filters=head_num_filters,
+            use_separable_conv=use_separable_conv,
+            activation=activation,
+            use_sync_bn=getattr(factory, "use_sync_bn", False),
+            norm_momentum=getattr(factory, "norm_momentum", 0.99),
+            norm_epsilon=getattr(factory, "norm_epsilon", 1e-3),
+            kernel_regularizer=kernel_regularizer,
+            dtype=dtype,
+            name="head",
+        )
+
+        # === Functional Model ===
+        images = keras.Input(shape=backbone.input.shape[1:], name="images")
+        features = backbone(images)
+        class_logits, box_deltas = head(
+            {f"P{level}": features[f"P{level}"] for level in wanted})
+        super().__init__(
+            inputs=images,
+            outputs={"class_logits": class_logits, "box_deltas": box_deltas},
+            name=name,
+            **kwargs,
+        )
+
+        # === Config ===
+        self.backbone = backbone
+        self.head = head
+        self.num_classes = int(num_classes)
+        self.min_level = min_level
+        self.max_level = max_level
+        self.head_num_convs = head_num_convs
+        self.head_num_filters = head_num_filters
+        self.use_separable_conv = use_separable_conv
+        self.head_activation = activation
+        self.kernel_regularizer = kernel_regularizer
+        self.anchor_generator = anchor_generator
+        self.anchor_labeler = AnchorLabeler(match_threshold, unmatched_threshold)
+        self.detection_loss = RetinaNetLoss(
+            num_classes, focal_alpha, focal_gamma, huber_delta, box_loss_weight)
+        self.detection_decoder = DetectionDecoder(
+            pre_nms_top_k, pre_nms_score_threshold, nms_iou_threshold,
+            max_detections)
+        self.class_loss_tracker = keras.metrics.Mean(name="class_loss")
+        self.box_loss_tracker = keras.metrics.Mean(name="box_loss")
+
+    @classmethod
+    def from_variant(cls, name, num_classes=91, image_size=None,
+                     activation="swish", **kwargs):
+        """The paper's RetinaNet for a named backbone variant.
+
+        `name` is a backbone variant ("spinenet-49", "spinenet-mobile-49",
+        ...; see `retinanet_configs.RETINANET_CONFIGS`) and gets that
+        recipe's head and anchor size, at its paper input size unless
+        `image_size` is given. `activation` applies to backbone and head
+        (the recipes use swish); other keyword arguments go to `RetinaNet`.
+        """
+        from spinenet_tf.models.retinanet_configs import get_retinanet_config
+
+        config = get_retinanet_config(name)
+        backbone_kwargs = kwargs.pop("backbone_kwargs", {})
+        backbone = config.variant.build(
+            image_size, activation=activation, **backbone_kwargs)
+        options = dict(
+            head_num_convs=config.head_num_convs,
+            head_num_filters=config.head_num_filters,
+            use_separable_conv=config.use_separable_conv,
+            anchor_size=config.anchor_size,
+            name=f"retinanet_{config.variant.name.replace('-', '_')}",
+        )
+        options.update(kwargs)
+        return cls(backbone, num_classes, **options)
+
+    # --- anchors, training and inference -------------------------------
+
+    def anchors_for(self, images):
+        """[N, 4] anchors for a batch of images (static size needed)."""
+        height, width = images.shape[1], images.shape[2]
+        return self.anchor_generator.flat_anchors(height, width)
+
+    def compile(self, optimizer="auto", **kwargs):
+        """`optimizer="auto"`: SGD (momentum 0.9, lr 0.01, global clipnorm 10).
+
+        The loss is fixed (focal + Huber, computed in `compute_loss`);
+        passing `loss` raises.
+        """
+        if "loss" in kwargs:
+            raise ValueError(
+                "RetinaNet computes its own loss (focal + Huber); do not pass "
+                f"`loss` to compile (received {kwargs['loss']!r}).")
+        if optimizer == "auto":
+            optimizer = keras.optimizers.SGD(
+                learning_rate=0.01, momentum=0.9, global_clipnorm=10.0)
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        if not isinstance(y, dict) or "boxes" not in y or "classes" not in y:
+            raise ValueError(
+                "RetinaNet expects targets {'boxes': [B, M, 4], 'classes': "
+                f"[B, M]}} (optionally 'is_crowd'); received {y!r}.")
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        targets = self.anchor_labeler(
+            self.anchors_for(x), y["boxes"], y["classes"], y.get("is_crowd"))
+        losses = self.detection_loss(
+            flatten_multilevel(y_pred["class_logits"], self.num_classes),
+            flatten_multilevel(y_pred["box_deltas"], 4),
+            targets)
+        self.class_loss_tracker.update_state(losses["class_loss"])
+        self.box_loss_tracker.update_state(losses["box_loss"])
+        total = losses["total_loss"]
+        if self.losses:  # weight regularization
+            total = total + ops.sum(
+                ops.stack([ops.cast(l, "float32") for l in self.losses]))
+        return total
+
+    @property
+    def metrics(self):
+        return super().metrics + [self.class_loss_tracker, self.box_loss_tracker]
+
+    def decode_detections(self, outputs, images):
+        """Raw outputs -> detections, boxes clipped to the image."""
+        anchors = ops.convert_to_tensor(self.anchors_for(images))
+        return self.detection_decoder(
+            outputs["class_logits"], outputs["box_deltas"], anchors,
+            image_size=(images.shape[1], images.shape[2]))
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.decode_detections(self(x, training=False), x)
+
+    # --- serialization ---------------------------------------------------
+
+    def get_config(self):
+        loss = self.detection_loss
+        labeler = self.anchor_labeler
+        decoder = self.detection_decoder
+        anchors = self.anchor_generator
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "num_classes": self.num_classes,
+            "min_level": self.min_level,
+            "max_level": self.max_level,
+            "num_scales": anchors.num_scales,
+            "aspect_ratios": list(anchors.aspect_ratios),
+            "anchor_size": anchors.anchor_size,
+            "head_num_convs": self.head_num_convs,
+            "head_num_filters": self.head_num_filters,
+            "use_separable_conv": self.use_separable_conv,
+            "head_activation": self.head_activation,
+            "kernel_regularizer": keras.regularizers.serialize(
+                self.kernel_regularizer),
+            "focal_alpha": loss.focal_alpha,
+            "focal_gamma": loss.focal_gamma,
+            "huber_delta": loss.huber_delta,
+            "box_loss_weight": loss.box_loss_weight,
+            "match_threshold": labeler.match_threshold,
+            "unmatched_threshold": labeler.unmatched_threshold,
+            "pre_nms_top_k": decoder.pre_nms_top_k,
+            "pre_nms_score_threshold": decoder.pre_nms_score_threshold,
+            "nms_iou_threshold": decoder.nms_iou_threshold,
+            "max_detections": decoder.max_detections,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(
+            config["backbone"])
+        config["kernel_regularizer"] = keras.regularizers.get(
+            config.get("kernel_regularizer"))
+        return cls(**config)

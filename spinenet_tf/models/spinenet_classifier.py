@@ -1,0 +1,135 @@
+"""Image classification on a SpineNet backbone (the papers' transfer setup)."""
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="spinenet_tf")
+class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
+    """Cross-entropy on integer labels with label smoothing.
+
+    Keras' `SparseCategoricalCrossentropy` has no label smoothing, so the
+    labels are one-hot encoded and passed to Keras' `categorical_crossentropy`.
+    """
+
+    def __init__(self, num_classes, label_smoothing=0.0, from_logits=True,
+                 name="sparse_categorical_crossentropy_with_smoothing", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_classes = int(num_classes)
+        self.label_smoothing = float(label_smoothing)
+        self.from_logits = from_logits
+
+    def call(self, y_true, y_pred):
+        labels = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
+        one_hot = keras.ops.one_hot(labels, self.num_classes)
+        return keras.losses.categorical_crossentropy(
+            one_hot, keras.ops.reshape(y_pred, (-1, self.num_classes)),
+            from_logits=self.from_logits, label_smoothing=self.label_smoothing)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_classes=self.num_classes,
+                      label_smoothing=self.label_smoothing,
+                      from_logits=self.from_logits)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="spinenet_tf")
+class SpineNetClassifier(keras.Model):
+    """Backbone -> global average pool -> dropout -> dense logits.
+
+    Built the way tf-models-official's `ClassificationModel` builds it: it
+    pools the backbone's *coarsest* endpoint, `P{max_level}` (P7 for the
+    default levels: the 1x1-conv + BN + activation output with
+    `endpoints_num_filters` channels), optionally after an extra batch norm
+    (`add_head_batch_norm`), then dropout and one dense layer with Keras'
+    "random_uniform" initializer, as the reference. Outputs logits.
+
+    `compile(loss="auto")` uses cross-entropy on integer labels with the
+    model's `label_smoothing` (the papers' ImageNet recipe uses 0.1).
+
+    Args:
+        backbone: a Keras model returning {"P{level}": features}.
+        num_classes: number of classes.
+        dropout_rate: dropout before the dense layer.
+        label_smoothing: used by `compile(loss="auto")`.
+        add_head_batch_norm: batch norm before pooling.
+        kernel_regularizer: for the dense layer.
+    """
+
+    def __init__(self, backbone, num_classes, dropout_rate=0.0,
+                 label_smoothing=0.0, add_head_batch_norm=False,
+                 kernel_regularizer=None, dtype=None,
+                 name="spinenet_classifier", **kwargs):
+        if int(num_classes) < 1:
+            raise ValueError(f"`num_classes` must be >= 1; received {num_classes}.")
+        if not 0.0 <= dropout_rate < 1.0:
+            raise ValueError(f"`dropout_rate` must be in [0, 1); received {dropout_rate}.")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(
+                f"`label_smoothing` must be in [0, 1); received {label_smoothing}.")
+        outputs = backbone.output
+        if not isinstance(outputs, dict) or not outputs:
+            raise ValueError(
+                "The backbone must output a dict {'P3': ..., 'P7': ...}; "
+                f"received {outputs!r}.")
+        pooled_level = max(outputs, key=lambda key: int(str(key).lstrip("P")))
+
+        # === Functional Model ===
+        images = keras.Input(shape=backbone.input.shape[1:], name="images")
+        x = backbone(images)[pooled_level]
+        if add_head_batch_norm:
+            factory = getattr(backbone, "factory", None)
+            x = keras.layers.BatchNormalization(
+                momentum=getattr(factory, "norm_momentum", 0.99),
+                epsilon=getattr(factory, "norm_epsilon", 1e-3),
+                synchronized=getattr(factory, "use_sync_bn", False),
+                dtype=dtype, name="head_bn")(x)
+        x = keras.layers.GlobalAveragePooling2D(dtype=dtype, name="pool")(x)
+        x = keras.layers.Dropout(dropout_rate, dtype=dtype, name="dropout")(x)
+        logits = keras.layers.Dense(
+            num_classes, kernel_initializer="random_uniform",
+            kernel_regularizer=kernel_regularizer, dtype=dtype,
+            name="logits")(x)
+        super().__init__(inputs=images, outputs=logits, name=name, **kwargs)
+
+        # === Config ===
+        self.backbone = backbone
+        self.num_classes = int(num_classes)
+        self.dropout_rate = dropout_rate
+        self.label_smoothing = label_smoothing
+        self.add_head_batch_norm = add_head_batch_norm
+        self.kernel_regularizer = kernel_regularizer
+        self.pooled_level = pooled_level
+
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """Defaults: SGD (momentum 0.9), smoothed cross-entropy, accuracy."""
+        if optimizer == "auto":
+            optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
+        if loss == "auto":
+            loss = SparseCategoricalCrossentropyWithSmoothing(
+                self.num_classes, self.label_smoothing)
+        if metrics == "auto":
+            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "num_classes": self.num_classes,
+            "dropout_rate": self.dropout_rate,
+            "label_smoothing": self.label_smoothing,
+            "add_head_batch_norm": self.add_head_batch_norm,
+            "kernel_regularizer": keras.regularizers.serialize(
+                self.kernel_regularizer),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(
+            config["backbone"])
+        config["kernel_regularizer"] = keras.regularizers.get(
+            config.get("kernel_regularizer"))
+        return cls(**config)

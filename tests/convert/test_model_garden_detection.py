@@ -1,0 +1,194 @@
+"""RetinaNet and classifier against tf-models-official 2.20's own factory:
+parameter counts, weight transfer, checkpoints, MACs.
+
+Expected figures come from the installed tf-models-official (or from
+REFERENCE.md), never from the code under test.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import max_abs_difference, profiler_macs, random_images, randomize_batch_norm
+from spinenet_tf import RetinaNet, SpineNet, SpineNetClassifier, SpineNetMobile, convert
+from spinenet_tf.model_complexity import count_macs
+from spinenet_tf.models import RETINANET_CONFIGS
+
+tf_keras = pytest.importorskip("tf_keras")
+from official.vision.configs import backbones as backbone_cfg  # noqa: E402
+from official.vision.configs import image_classification as classification_cfg  # noqa: E402
+from official.vision.modeling import factory  # noqa: E402
+
+
+
+@pytest.mark.parametrize("name", list(RETINANET_CONFIGS))
+def test_retinanet_parameters_equal_model_garden_factory(name):
+    config = RETINANET_CONFIGS[name]
+    ours = RetinaNet.from_variant(name, num_classes=91, image_size=128)
+    reference = convert.build_model_garden_retinanet(ours)
+    assert ours.count_params() == reference.count_params()
+    assert ours.count_params() == config.reference_params  # REFERENCE.md, TFM 2.20
+    if name in ("spinenet-49", "spinenet-96", "spinenet-143", "spinenet-190"):
+        assert abs(ours.count_params() / config.published_params - 1) < 0.01
+
+
+def _randomize_predictors(model, images, candidates=60):
+    """Spreads the class scores over locations (logits ~ N(0, 4)), then sets
+    the class bias so that about `candidates` scores in the batch pass the
+    0.05 threshold: NMS has real work, and no near-tie sits at the
+    max_detections cut."""
+    rng = np.random.default_rng(0)
+    head = model.head
+    for weight in head._classifier.weights + head._box_regressor.weights:
+        std = 0.05 if "kernel" in weight.name else 0.0
+        weight.assign(rng.normal(0.0, std, weight.shape).astype("float32"))
+
+    def logits():
+        features = model.backbone(images, training=False)
+        return np.concatenate([v.numpy().ravel() for v in
+                               head(features, training=False)[0].values()])
+
+    kernel = head._classifier.weights[-2]  # (pointwise) kernel; bias is last
+    kernel.assign(kernel * (4.0 / logits().std()))
+    cut = np.sort(logits())[-candidates]
+    head._classifier.bias.assign(
+        np.full(head._classifier.bias.shape, np.log(0.05 / 0.95) - cut + 1e-3,
+                "float32"))
+
+
+@pytest.mark.parametrize("name,activation,compared", [
+    ("spinenet-49s", "swish", None), ("spinenet-mobile-49", "swish", 5),
+    ("spinenet-mobile-49xs", "relu", 5)])
+def test_transferred_retinanet_gives_model_garden_outputs(name, activation, compared):
+    """Raw outputs within 1e-4, then the same detections.
+
+    With random weights the mobile models give exactly tied scores at
+    several locations (features repeat along the image border), and which
+    of two tied boxes greedy NMS keeps depends on the tie order; for them
+    the strongest `compared` scores are compared, not their boxes.
+    """
+    ours = RetinaNet.from_variant(name, num_classes=11, image_size=128,
+                                  activation=activation)
+    reference = convert.build_model_garden_retinanet(ours)
+    images = random_images((128, 128, 3))
+    randomize_batch_norm(reference)
+    _randomize_predictors(reference, images)
+    convert.transfer_model_garden_retinanet_weights(reference, ours)
+    # With image_shape, Model Garden clips boxes to the image as ours does.
+    expected = reference(images, image_shape=tf.constant([[128, 128]] * 2),
+                         training=False)
+    received = ours(images, training=False)
+    for key, theirs in (("class_logits", "cls_outputs"), ("box_deltas", "box_outputs")):
+        for level in range(3, 8):
+            assert max_abs_difference(received[key][f"P{level}"],
+                                      expected[theirs][str(level)]) < 1e-4
+    detections = ours.decode_detections(received, tf.constant(images))
+    assert 0 < min(detections["num_detections"]) <= max(detections["num_detections"]) < 100
+    # Post-processing: Model Garden's generator on our raw outputs gives
+    # exactly our detections.
+    anchors = {k[1:]: tf.tile(v[None], [2, 1, 1, 1]) for k, v in
+               ours.anchor_generator.multilevel_anchors(128, 128).items()}
+    theirs_on_ours = reference.detection_generator(
+        {k[1:]: v for k, v in received["box_deltas"].items()},
+        {k[1:]: v for k, v in received["class_logits"].items()},
+        anchors, tf.constant([[128.0, 128.0]] * 2))
+    predicted = ours.predict(images, verbose=0)
+    for b in range(2):
+        columns = slice(None) if compared is None else slice(0, 1)
+        np.testing.assert_allclose(
+            _detection_set(detections, b, top=compared)[:, columns],
+            _detection_set(theirs_on_ours, b, top=compared)[:, columns], atol=1e-4)
+        # End to end (`predict` runs as a graph): the strongest detections
+        # agree with Model Garden's own; near the score threshold, float
+        # noise of 1e-6 can reorder near-tied scores and change NMS.
+        for other in (predicted, expected):
+            np.testing.assert_allclose(
+                _detection_set(detections, b, top=compared or 10)[:, columns],
+                _detection_set(other, b, top=compared or 10)[:, columns], atol=2e-3)
+
+
+def _detection_set(detections, b, top=None):
+    """The first `top` detections of image b as rows (score, class, box), in
+    canonical order: tied scores (equal features at some locations) may come
+    in any order."""
+    n = int(np.asarray(detections["num_detections"])[b])
+    n = min(n, top or n)
+    rows = np.concatenate([
+        np.asarray(detections["detection_scores"])[b, :n, None] * 1000,
+        np.asarray(detections["detection_classes"], "float32")[b, :n, None],
+        np.asarray(detections["detection_boxes"])[b, :n]], axis=1)
+    return rows[np.lexsort(np.round(rows, 2).T[::-1])]
+
+
+@pytest.mark.parametrize("how", ["trainer", "modules"])
+def test_retinanet_checkpoint_written_by_model_garden_loads(how, tmp_path):
+    ours = RetinaNet.from_variant("spinenet-mobile-49xs", num_classes=5, image_size=128)
+    reference = convert.build_model_garden_retinanet(ours)
+    randomize_batch_norm(reference)
+    if how == "trainer":  # as Model Garden's trainer writes it
+        optimizer = tf_keras.optimizers.SGD(0.1, momentum=0.9)
+        checkpoint = tf.train.Checkpoint(model=reference, optimizer=optimizer)
+    else:
+        checkpoint = tf.train.Checkpoint(**reference.checkpoint_items)
+    checkpoint.save(str(tmp_path / "ckpt"))
+    convert.load_model_garden_checkpoint(ours, str(tmp_path))
+    images = random_images((128, 128, 3))
+    expected = reference(images, training=False)["cls_outputs"]["3"]
+    assert max_abs_difference(ours(images, training=False)["class_logits"]["P3"],
+                              expected) < 1e-4
+
+
+def test_backbone_only_checkpoint_is_refused_for_a_retinanet(tmp_path):
+    ours = RetinaNet.from_variant("spinenet-mobile-49xs", num_classes=5, image_size=128)
+    reference = convert.build_model_garden_retinanet(ours)
+    tf.train.Checkpoint(backbone=reference.backbone).save(str(tmp_path / "ckpt"))
+    with pytest.raises(ValueError, match="variables not in the checkpoint"):
+        convert.load_model_garden_checkpoint(ours, str(tmp_path))
+
+
+@pytest.mark.parametrize("name,size", [("spinenet-49s", 256),
+                                       ("spinenet-mobile-49", 256)])
+def test_retinanet_macs_match_the_profiler_on_model_garden(name, size):
+    ours = RetinaNet.from_variant(name, num_classes=91, image_size=size)
+    reference = convert.build_model_garden_retinanet(ours)
+    expected = profiler_macs(
+        lambda x: reference.head(reference.backbone(x, training=False)),
+        (size, size, 3))
+    assert count_macs(ours) == expected
+
+
+@pytest.mark.parametrize("name", ["spinenet-49", "spinenet-mobile-49"])
+def test_retinanet_macs_within_two_percent_of_published(name):
+    config = RETINANET_CONFIGS[name]
+    ours = RetinaNet.from_variant(name, num_classes=91)
+    assert abs(count_macs(ours) / config.published_macs - 1) < 0.02
+
+
+def _model_garden_classifier(backbone, num_classes, size, dropout=0.0):
+    config = classification_cfg.ImageClassificationModel(
+        num_classes=num_classes, input_size=[size, size, 3], dropout_rate=dropout,
+        backbone=backbone_cfg.Backbone(type="spinenet"))
+    return factory.build_classification_model(
+        tf_keras.layers.InputSpec(shape=[None, size, size, 3]), config,
+        backbone=backbone)
+
+
+def test_classifier_parameters_equal_model_garden():
+    ours = SpineNetClassifier(SpineNet("49", input_shape=(128, 128, 3)), 1000)
+    reference = _model_garden_classifier(
+        convert.build_model_garden_backbone(ours.backbone), 1000, 128)
+    assert ours.count_params() == reference.count_params()
+    # REFERENCE.md: SpineNet-49 ImageNet classifier, 22.1M parameters.
+    assert abs(ours.count_params() / 22.1e6 - 1) < 0.01
+
+
+def test_transferred_classifier_gives_model_garden_logits():
+    ours = SpineNetClassifier(
+        SpineNetMobile("49XS", input_shape=(128, 128, 3), activation="swish"), 7)
+    reference = _model_garden_classifier(
+        convert.build_model_garden_backbone(ours.backbone), 7, 128)
+    randomize_batch_norm(reference)
+    convert.transfer_model_garden_classifier_weights(reference, ours)
+    images = random_images((128, 128, 3))
+    assert max_abs_difference(ours(images, training=False),
+                              reference(images, training=False)) < 1e-4
