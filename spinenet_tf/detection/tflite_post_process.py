@@ -18,8 +18,11 @@ from spinenet_tf.detection.anchor_generator import flatten_multilevel
 class TFLitePostProcessConfig:
     """Attributes of the TFLite op; defaults as in tf-models-official.
 
-    `use_regular_nms=False` is the fast class-agnostic NMS: each box keeps
-    its `max_classes_per_detection` best classes. Output classes are
+    `use_regular_nms=False` is the fast class-agnostic NMS: boxes compete
+    on their best class score, and each kept box is reported with its
+    `max_classes_per_detection` best classes, one output row per (box,
+    class), grouped by box (so with more than 1, rows are not sorted by
+    score and low-scoring classes of a kept box appear). Output classes are
     0-based foreground indices (our class id - 1), the TFLite convention;
     the background logit is passed along and skipped by the op.
     """
