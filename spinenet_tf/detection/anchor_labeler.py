@@ -69,8 +69,8 @@ class AnchorLabeler:
             crowd = ops.logical_and(ops.cast(is_crowd, "bool"), valid)
             valid = ops.logical_and(valid, ops.logical_not(crowd))
 
-        iou = box_iou(anchors, boxes)  # [B, N, M]
-        iou = ops.where(ops.expand_dims(valid, 1), iou, -1.0)
+        raw_iou = box_iou(anchors, boxes)  # [B, N, M]
+        iou = ops.where(ops.expand_dims(valid, 1), raw_iou, -1.0)
         matched = ops.cast(ops.argmax(iou, axis=-1), "int32")  # [B, N]
         best_iou = ops.max(iou, axis=-1)
         positive = best_iou >= self.match_threshold
@@ -84,7 +84,7 @@ class AnchorLabeler:
             ops.expand_dims(best_anchor, -1)
             == ops.arange(num_anchors, dtype=best_anchor.dtype),
             ops.expand_dims(valid, -1))  # [B, M, N]
-        claims = ops.cast(claims, "int32")
+        claims = ops.cast(claims, "int8")  # as large as the IoU matrix: keep it small
         forced = ops.max(claims, axis=1) > 0  # [B, N]
         matched = ops.where(
             forced, ops.cast(ops.argmax(claims, axis=1), "int32"), matched)
@@ -93,7 +93,7 @@ class AnchorLabeler:
 
         if crowd is not None:
             crowd_iou = ops.where(
-                ops.expand_dims(crowd, 1), box_iou(anchors, boxes), 0.0)
+                ops.expand_dims(crowd, 1), raw_iou, 0.0)
             near_crowd = ops.max(crowd_iou, axis=-1) >= self.match_threshold
             negative = ops.logical_and(negative, ops.logical_not(near_crowd))
 
