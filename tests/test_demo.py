@@ -1,19 +1,17 @@
-"""The demo's picture helpers (the demo itself runs in the README command)."""
+"""The demo's configuration (the demo itself runs in the README command)."""
 
-import numpy as np
-
-from spinenet_tf.demo import activation_picture, draw_test_image
+from spinenet_tf.demo import demo_config
 
 
-def test_test_image_is_deterministic_uint8_rgb():
-    image = draw_test_image(size=64, seed=1)
-    assert image.shape == (64, 64, 3) and image.dtype == np.uint8
-    np.testing.assert_array_equal(image, draw_test_image(size=64, seed=1))
-    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 10
+def test_demo_config_points_at_the_generated_data(tmp_path):
+    config = demo_config(str(tmp_path))
+    assert config.train_data.annotations == str(tmp_path / "train" / "annotations.json")
+    assert config.eval_data.image_dir == str(tmp_path / "val" / "images")
+    assert config.model.backbone == "spinenet-mobile-49xs"
 
 
-def test_activation_picture_tiles_every_level_at_one_size():
-    features = {f"P{l}": np.random.rand(1, 80 // 2**(l - 3), 80 // 2**(l - 3), 4)
-                for l in range(3, 8)}
-    picture = activation_picture(features, size=64)
-    assert picture.shape == (72, 5 * 72, 3) and picture.dtype == np.uint8
+def test_shorter_demo_runs_keep_a_valid_schedule(tmp_path):
+    config = demo_config(str(tmp_path), train_steps=30)
+    assert config.trainer.train_steps == 30
+    assert all(b < 30 for b in config.optimizer.boundaries)
+    assert len(config.optimizer.values) == len(config.optimizer.boundaries) + 1

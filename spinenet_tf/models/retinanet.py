@@ -9,6 +9,10 @@ from spinenet_tf.detection.detection_decoder import DetectionDecoder
 from spinenet_tf.detection.retinanet_loss import RetinaNetLoss
 from spinenet_tf.heads.retinanet_head import RetinaNetHead
 
+# Keys of the per-anchor targets an `AnchorLabeler` makes.
+TARGET_KEYS = frozenset(
+    ("class_targets", "box_targets", "class_weights", "box_weights"))
+
 
 def _backbone_levels(backbone):
     outputs = backbone.output
@@ -212,14 +216,31 @@ class RetinaNet(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
                      training=True):
-        if not isinstance(y, dict) or "boxes" not in y or "classes" not in y:
+        """Focal + Huber loss (plus weight regularization) of a batch.
+
+        `y` is either ground truth `{"boxes", "classes"[, "is_crowd"]}`,
+        assigned to anchors here, or targets an `AnchorLabeler` already
+        made in the input pipeline (`{"class_targets", "box_targets",
+        "class_weights", "box_weights"}`). A per-image `sample_weight`
+        scales both terms (0 leaves an image out).
+        """
+        if not isinstance(y, dict) or not (
+                {"boxes", "classes"} <= set(y) or TARGET_KEYS <= set(y)):
             raise ValueError(
                 "RetinaNet expects targets {'boxes': [B, M, 4], 'classes': "
-                f"[B, M]}} (optionally 'is_crowd'); received {y!r}.")
+                "[B, M]} (optionally 'is_crowd') or anchor targets with keys "
+                f"{sorted(TARGET_KEYS)}; received {y!r}.")
         if y_pred is None:
             y_pred = self(x, training=training)
-        targets = self.anchor_labeler(
-            self.anchors_for(x), y["boxes"], y["classes"], y.get("is_crowd"))
+        if TARGET_KEYS <= set(y):
+            targets = {key: y[key] for key in TARGET_KEYS}
+        else:
+            targets = self.anchor_labeler(
+                self.anchors_for(x), y["boxes"], y["classes"], y.get("is_crowd"))
+        if sample_weight is not None:
+            weight = ops.expand_dims(ops.cast(sample_weight, "float32"), -1)
+            targets["class_weights"] = targets["class_weights"] * weight
+            targets["box_weights"] = targets["box_weights"] * weight
         losses = self.detection_loss(
             flatten_multilevel(y_pred["class_logits"], self.num_classes),
             flatten_multilevel(y_pred["box_deltas"], 4),

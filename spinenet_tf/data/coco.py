@@ -1,0 +1,158 @@
+"""COCO-format detection data (annotation JSON + image folder), validated.
+
+Everything that can be checked without decoding images is checked when the
+annotations are loaded, and problems are errors that name the annotation or
+image: malformed JSON, missing keys, an annotation whose `category_id` is
+not in `categories` or whose `image_id` is not in `images`, and a
+`file_name` that escapes the image folder (`../`, absolute paths). Boxes
+with a non-positive width or height are dropped and boxes reaching beyond
+the image are clipped; both are counted in `CocoDataset.report`.
+"""
+
+import collections
+import dataclasses
+import json
+import os
+
+import numpy as np
+
+
+class CocoFormatError(ValueError):
+    """The annotation file is not valid COCO detection data."""
+
+
+@dataclasses.dataclass
+class ImageRecord:
+    """One image and its boxes, boxes as (ymin, xmin, ymax, xmax) pixels."""
+
+    image_id: int
+    path: str
+    height: int
+    width: int
+    boxes: np.ndarray
+    classes: np.ndarray
+    is_crowd: np.ndarray
+
+
+@dataclasses.dataclass
+class CocoDataset:
+    """A loaded annotation file: records plus what loading had to fix."""
+
+    annotation_file: str
+    image_dir: str
+    records: list
+    categories: list
+    report: dict
+
+    @property
+    def num_images(self):
+        return len(self.records)
+
+    @property
+    def num_classes(self):
+        """Logits the detector needs: the largest category id + 1 (slot 0 is
+        background), as tf-models-official sizes COCO's 91."""
+        return max(c["id"] for c in self.categories) + 1
+
+
+def _safe_path(image_dir, file_name, image_id):
+    if not isinstance(file_name, str) or not file_name:
+        raise CocoFormatError(f"Image id {image_id}: `file_name` {file_name!r} is not a name.")
+    if os.path.isabs(file_name) or file_name.startswith(("/", "\\")):
+        raise CocoFormatError(
+            f"Image id {image_id}: `file_name` {file_name!r} is an absolute path; "
+            "file names must be relative to the image folder.")
+    root = os.path.realpath(image_dir)
+    path = os.path.realpath(os.path.join(root, file_name))
+    if os.path.commonpath([root, path]) != root:
+        raise CocoFormatError(
+            f"Image id {image_id}: `file_name` {file_name!r} escapes the image "
+            f"folder {image_dir!r}.")
+    return path
+
+
+def _require(entry, keys, what):
+    missing = [k for k in keys if k not in entry]
+    if missing:
+        raise CocoFormatError(f"{what} lacks {missing}: {str(entry)[:200]}")
+
+
+def load_coco(annotation_file, image_dir):
+    """Loads and validates a COCO detection annotation file.
+
+    Returns:
+        A `CocoDataset`; its `report` counts `images`, `boxes`,
+        `dropped_empty_boxes`, `clipped_boxes` and `crowd_boxes`.
+    """
+    try:
+        with open(annotation_file) as f:
+            data = json.load(f)
+    except json.JSONDecodeError as error:
+        raise CocoFormatError(
+            f"{annotation_file} is not valid JSON: {error}") from error
+    if not isinstance(data, dict) or not all(
+            isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
+        raise CocoFormatError(
+            f"{annotation_file} needs lists `images`, `annotations` and "
+            f"`categories`; it has keys {sorted(data) if isinstance(data, dict) else type(data).__name__}.")
+    categories = data["categories"]
+    for category in categories:
+        _require(category, ("id", "name"), "Category")
+    category_ids = {c["id"] for c in categories}
+    if not category_ids or min(category_ids) < 1:
+        raise CocoFormatError(
+            f"Category ids must be >= 1 (0 is the background); received {sorted(category_ids)}.")
+
+    images = {}
+    for image in data["images"]:
+        _require(image, ("id", "file_name", "height", "width"), "Image")
+        if image["id"] in images:
+            raise CocoFormatError(f"Image id {image['id']} appears twice.")
+        images[image["id"]] = image
+    per_image = collections.defaultdict(list)
+    report = collections.Counter(images=len(images))
+    for annotation in data["annotations"]:
+        _require(annotation, ("id", "image_id", "category_id", "bbox"), "Annotation")
+        where = f"Annotation id {annotation['id']} (image id {annotation['image_id']})"
+        if annotation["category_id"] not in category_ids:
+            raise CocoFormatError(
+                f"{where}: category_id {annotation['category_id']} is not in "
+                f"`categories` {sorted(category_ids)}.")
+        if annotation["image_id"] not in images:
+            raise CocoFormatError(f"{where}: image_id is not in `images`.")
+        bbox = annotation["bbox"]
+        if not (isinstance(bbox, (list, tuple)) and len(bbox) == 4):
+            raise CocoFormatError(f"{where}: bbox {bbox!r} is not [x, y, width, height].")
+        per_image[annotation["image_id"]].append(annotation)
+
+    records = []
+    for image_id, image in images.items():
+        path = _safe_path(image_dir, image["file_name"], image_id)
+        height, width = int(image["height"]), int(image["width"])
+        boxes, classes, crowd = [], [], []
+        for annotation in per_image.get(image_id, []):
+            x, y, w, h = (float(v) for v in annotation["bbox"])
+            if w <= 0 or h <= 0:
+                report["dropped_empty_boxes"] += 1
+                continue
+            box = [y, x, y + h, x + w]
+            clipped = [min(max(box[0], 0.0), height), min(max(box[1], 0.0), width),
+                       min(max(box[2], 0.0), height), min(max(box[3], 0.0), width)]
+            if clipped != box:
+                report["clipped_boxes"] += 1
+            if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+                report["dropped_empty_boxes"] += 1  # entirely outside the image
+                continue
+            boxes.append(clipped)
+            classes.append(int(annotation["category_id"]))
+            crowd.append(bool(annotation.get("iscrowd", 0)))
+            report["boxes"] += 1
+            report["crowd_boxes"] += int(crowd[-1])
+        records.append(ImageRecord(
+            image_id=image_id, path=path, height=height, width=width,
+            boxes=np.asarray(boxes, "float32").reshape(-1, 4),
+            classes=np.asarray(classes, "int32"),
+            is_crowd=np.asarray(crowd, bool)))
+    for key in ("boxes", "dropped_empty_boxes", "clipped_boxes", "crowd_boxes"):
+        report.setdefault(key, 0)
+    return CocoDataset(annotation_file, image_dir, records, categories, dict(report))

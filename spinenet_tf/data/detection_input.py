@@ -1,0 +1,247 @@
+"""`tf.data` input for RetinaNet training and evaluation.
+
+Examples (from `examples_from_coco` or `examples_from_tfrecords`) go through
+decode -> random horizontal flip -> normalise -> scale jitter (random
+resize in [aug_scale_min, aug_scale_max] x the target size, random crop,
+pad) -> boxes clipped, emptied ones dropped, padded to `max_boxes` ->
+batch -> anchor targets (optional) -> prefetch, with autotuned parallel
+maps. Evaluation resizes the long side and pads, and keeps `image_info`
+(the scale) to map detections back to the original image.
+
+Every random choice is a stateless op seeded by (seed, element index), so
+the stream is a pure function of the seed: with `initial_step` a resumed
+run sees exactly the batches an uninterrupted run would.
+
+Bad images never stop an epoch and are never silently used: an image that
+cannot be read or decoded becomes an all-padding example with sample weight
+0 (so the stream stays aligned), is logged with its file name and counted
+in `DecodeLog`; with `strict=True` it is an error naming the file instead.
+Grayscale, RGBA, palette and 16-bit images are converted to 8-bit RGB.
+"""
+
+import threading
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from spinenet_tf.data.preprocessing import MEAN_RGB, STDDEV_RGB
+
+
+class DecodeLog:
+    """Thread-safe record of the images that could not be used."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.failures = []
+
+    def add(self, name, reason):
+        with self._lock:
+            self.failures.append((name, reason))
+        logging.warning("Skipping image %s: %s", name, reason)
+
+    @property
+    def count(self):
+        return len(self.failures)
+
+
+def examples_from_coco(dataset):
+    """A `coco.CocoDataset` as a tf.data.Dataset of example dicts."""
+    records = dataset.records
+    lengths = [len(r.classes) for r in records]
+
+    def ragged(values, dtype, width=None):
+        flat = np.concatenate([v for v in values]) if records else np.zeros((0,))
+        flat = np.asarray(flat, dtype)
+        if width:
+            flat = flat.reshape(-1, width)
+        return tf.RaggedTensor.from_row_lengths(flat, lengths)
+
+    return tf.data.Dataset.from_tensor_slices({
+        "source": [r.path for r in records],
+        "name": [r.path for r in records],
+        "image_id": np.asarray([r.image_id for r in records], "int64"),
+        "boxes": ragged([r.boxes for r in records], "float32", 4),
+        "classes": ragged([r.classes for r in records], "int32"),
+        "is_crowd": ragged([r.is_crowd for r in records], bool),
+    })
+
+
+def examples_from_tfrecords(file_pattern):
+    """TFRecords in tf-models-official's COCO schema as example dicts."""
+    from spinenet_tf.data.tfrecords import parse_example
+
+    files = tf.io.gfile.glob(file_pattern)
+    if not files:
+        raise FileNotFoundError(f"No TFRecord files match {file_pattern!r}.")
+    return tf.data.TFRecordDataset(sorted(files)).map(
+        parse_example, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+class DetectionInput:
+    """Builds batched RetinaNet input from example dicts.
+
+    Args:
+        image_size: (height, width) of the model input; both divisible by
+            2**max_level of the model.
+        training: augment and shuffle (else: evaluation layout).
+        max_boxes: boxes per image after padding (extra boxes are dropped,
+            counted in the log).
+        aug_rand_hflip, aug_scale_min, aug_scale_max: augmentation, as the
+            reference's parser (e.g. 0.1 and 2.0 for the SpineNet recipes).
+        seed: base seed of shuffling and augmentation.
+        strict: raise on an unreadable image instead of skipping it.
+        sources_are_paths: the `source` field holds file paths (COCO folder)
+            instead of encoded bytes (TFRecords).
+        shuffle_buffer: examples in the shuffle buffer (training).
+    """
+
+    def __init__(self, image_size, training, max_boxes=100, aug_rand_hflip=True,
+                 aug_scale_min=1.0, aug_scale_max=1.0, seed=0, strict=False,
+                 sources_are_paths=True, shuffle_buffer=1000):
+        if not 0 < aug_scale_min <= aug_scale_max:
+            raise ValueError(
+                "Need 0 < aug_scale_min <= aug_scale_max; received "
+                f"{aug_scale_min}, {aug_scale_max}.")
+        self.image_size = tuple(int(s) for s in image_size)
+        self.training = training
+        self.max_boxes = int(max_boxes)
+        self.aug_rand_hflip = aug_rand_hflip and training
+        self.aug_scale_min = aug_scale_min if training else 1.0
+        self.aug_scale_max = aug_scale_max if training else 1.0
+        self.seed = int(seed)
+        self.strict = strict
+        self.sources_are_paths = sources_are_paths
+        self.shuffle_buffer = shuffle_buffer
+        self.log = DecodeLog()
+
+    # --- decoding ------------------------------------------------------
+
+    def _decode_py(self, source, name):
+        name = name.numpy().decode("utf-8", "replace")
+        try:
+            contents = (tf.io.read_file(source) if self.sources_are_paths else source)
+            image = tf.io.decode_image(contents, channels=3, dtype=tf.uint8,
+                                       expand_animations=False)
+            if tf.reduce_min(tf.shape(image)[:2]) < 1:
+                raise ValueError("empty image")
+            return image, True
+        except (tf.errors.OpError, ValueError) as error:
+            reason = str(getattr(error, "message", error)).splitlines()[0]
+            if self.strict:
+                raise ValueError(f"Cannot decode image {name}: {reason}") from error
+            self.log.add(name, reason)
+            return tf.zeros((1, 1, 3), tf.uint8), False
+
+    def decode(self, example):
+        image, ok = tf.py_function(self._decode_py, [example["source"], example["name"]],
+                                   [tf.uint8, tf.bool])
+        image.set_shape([None, None, 3])
+        ok.set_shape([])
+        return image, ok
+
+    # --- geometry ------------------------------------------------------
+
+    def _resize_crop_pad(self, image, boxes, seed):
+        """Scale jitter as the reference's `resize_and_crop_image`."""
+        out_h, out_w = self.image_size
+        desired = tf.constant([out_h, out_w], tf.float32)
+        size = tf.cast(tf.shape(image)[:2], tf.float32)
+        if self.aug_scale_min != 1.0 or self.aug_scale_max != 1.0:
+            random_scale = tf.random.stateless_uniform(
+                [], seed, self.aug_scale_min, self.aug_scale_max)
+            scaled = tf.round(random_scale * desired)
+        else:
+            scaled = desired
+        scale = tf.reduce_min(scaled / size)
+        resized_size = tf.round(size * scale)
+        image_scale = resized_size / size
+        offset = tf.zeros(2)
+        if self.aug_scale_max > 1.0:
+            max_offset = tf.maximum(resized_size - desired, 0.0)
+            fraction = tf.random.stateless_uniform([2], seed + [0, 1], 0, 1)
+            offset = tf.round(max_offset * fraction)
+        image = tf.image.resize(image, tf.cast(resized_size, tf.int32))
+        image = image[tf.cast(offset[0], tf.int32):tf.cast(offset[0], tf.int32) + out_h,
+                      tf.cast(offset[1], tf.int32):tf.cast(offset[1], tf.int32) + out_w]
+        image = tf.image.pad_to_bounding_box(image, 0, 0, out_h, out_w)
+        boxes = boxes * tf.tile(image_scale, [2]) - tf.tile(offset, [2])
+        limits = tf.tile(tf.minimum(resized_size - offset, desired), [2])
+        boxes = tf.clip_by_value(boxes, 0.0, limits)
+        image_info = tf.stack([size, desired, image_scale, offset])
+        return image, boxes, image_info
+
+    def _pad(self, values, fill):
+        values = values[: self.max_boxes]
+        pad = self.max_boxes - tf.shape(values)[0]
+        paddings = [[0, pad]] + [[0, 0]] * (len(values.shape) - 1)
+        return tf.pad(values, paddings, constant_values=fill)
+
+    def parse(self, index, example):
+        seed = tf.stack([tf.constant(self.seed, tf.int64), index])
+        image, ok = self.decode(example)
+        boxes = tf.reshape(tf.cast(example["boxes"], tf.float32), [-1, 4])
+        classes = tf.cast(example["classes"], tf.int32)
+        crowd = tf.cast(example["is_crowd"], tf.bool)
+        if self.aug_rand_hflip:
+            flip = tf.random.stateless_uniform([], seed + [0, 2]) > 0.5
+            width = tf.cast(tf.shape(image)[1], tf.float32)
+            image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
+            boxes = tf.cond(flip, lambda: tf.stack(
+                [boxes[:, 0], width - boxes[:, 3], boxes[:, 2], width - boxes[:, 1]], -1),
+                lambda: boxes)
+        image = (tf.image.convert_image_dtype(image, tf.float32)
+                 - tf.constant(MEAN_RGB)) / tf.constant(STDDEV_RGB)
+        image, boxes, image_info = self._resize_crop_pad(image, boxes, seed)
+        keep = tf.logical_and(boxes[:, 2] > boxes[:, 0], boxes[:, 3] > boxes[:, 1])
+        keep = tf.logical_and(keep, ok)
+        boxes, classes, crowd = (tf.boolean_mask(v, keep) for v in (boxes, classes, crowd))
+        targets = {
+            "boxes": self._pad(boxes, 0.0),
+            "classes": self._pad(classes, -1),
+            "is_crowd": self._pad(crowd, False),
+        }
+        weight = tf.cast(ok, tf.float32)
+        if self.training:
+            return image, targets, weight
+        targets.update(image_info=image_info, image_id=example["image_id"])
+        return image, targets, weight
+
+    # --- the dataset ---------------------------------------------------
+
+    def __call__(self, examples, batch_size, initial_step=0, input_context=None,
+                 anchor_labeler=None, anchors=None):
+        """Batched (images, targets, sample_weight) dataset.
+
+        Training streams repeat forever (use `steps_per_epoch`); evaluation
+        goes once over the data. `initial_step` skips that many batches
+        cheaply (before decoding). `input_context` shards for
+        `distribute_datasets_from_function`. With `anchor_labeler` and
+        `anchors`, targets become the labeler's per-anchor targets.
+        """
+        dataset = examples
+        if input_context is not None and input_context.num_input_pipelines > 1:
+            dataset = dataset.shard(input_context.num_input_pipelines,
+                                    input_context.input_pipeline_id)
+        if self.training:
+            dataset = dataset.shuffle(self.shuffle_buffer, seed=self.seed,
+                                      reshuffle_each_iteration=True).repeat()
+        dataset = dataset.enumerate()
+        if initial_step:
+            dataset = dataset.skip(initial_step * batch_size)
+        dataset = dataset.map(self.parse, num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.batch(batch_size, drop_remainder=self.training)
+        if anchor_labeler is not None:
+            anchors = tf.constant(anchors)
+
+            def label(images, targets, weights):
+                labels = anchor_labeler(anchors, targets["boxes"], targets["classes"],
+                                        targets["is_crowd"])
+                return images, labels, weights
+
+            dataset = dataset.map(label, num_parallel_calls=tf.data.AUTOTUNE)
+        options = tf.data.Options()
+        options.deterministic = True
+        options.experimental_external_state_policy = (
+            tf.data.experimental.ExternalStatePolicy.IGNORE)
+        return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)

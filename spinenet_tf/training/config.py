@@ -1,0 +1,208 @@
+"""Experiment configuration: YAML files in `configs/` -> dataclasses.
+
+    config = load_config("configs/retinanet_spinenet49_coco.yaml",
+                         overrides=["trainer.train_steps=100", "train_data.batch_size=8"])
+
+Unknown keys are errors that name the key and the file, so a typo never
+silently falls back to a default. Overrides are `section.key=value`
+(values parsed as YAML: `0.1`, `[1, 2]`, `true`, `null`, strings).
+"""
+
+import dataclasses
+import typing
+
+import yaml
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """The network. `type`: "retinanet" or "classifier"."""
+
+    type: str = "retinanet"
+    backbone: str = "spinenet-mobile-49"  # a variant name (spinenet_tf.summary)
+    image_size: typing.List[int] = dataclasses.field(default_factory=lambda: [384, 384])
+    num_classes: int = 91
+    min_level: int = 3
+    max_level: int = 7
+    activation: str = "swish"
+    init_stochastic_depth_rate: float = 0.0
+    use_sync_bn: bool = False
+    norm_momentum: float = 0.99
+    norm_epsilon: float = 0.001
+    # Backbone scaling overrides (null: the variant's).
+    filter_size_scale: typing.Optional[float] = None
+    endpoints_num_filters: typing.Optional[int] = None
+    # RetinaNet (null: the recipe of the backbone variant).
+    head_num_convs: typing.Optional[int] = None
+    head_num_filters: typing.Optional[int] = None
+    use_separable_conv: typing.Optional[bool] = None
+    anchor_size: typing.Optional[float] = None
+    num_scales: int = 3
+    aspect_ratios: typing.List[float] = dataclasses.field(
+        default_factory=lambda: [0.5, 1.0, 2.0])
+    # Classifier.
+    dropout_rate: float = 0.0
+    label_smoothing: float = 0.0
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """A data source. `source`: "coco" (annotations + image_dir),
+    "tfrecord" (file_pattern), or "image_folder" (image_dir, one folder per
+    class, for classification)."""
+
+    source: str = "coco"
+    annotations: typing.Optional[str] = None
+    image_dir: typing.Optional[str] = None
+    file_pattern: typing.Optional[str] = None
+    batch_size: int = 8  # global batch size
+    max_boxes: int = 100
+    aug_rand_hflip: bool = True
+    aug_scale_min: float = 1.0
+    aug_scale_max: float = 1.0
+    shuffle_buffer: int = 1000
+    strict: bool = False
+
+
+@dataclasses.dataclass
+class LossConfig:
+    focal_alpha: float = 0.25
+    focal_gamma: float = 1.5
+    huber_delta: float = 0.1
+    box_loss_weight: float = 50.0
+    # L2 as the reference applies it: kernel_regularizer l2(l2_weight_decay / 2).
+    l2_weight_decay: float = 0.0
+
+
+@dataclasses.dataclass
+class OptimizerConfig:
+    """SGD with momentum; stepwise learning rate after a linear warmup.
+
+    `boundaries` are steps; `values` has one more entry than `boundaries`.
+    """
+
+    type: str = "sgd"
+    momentum: float = 0.9
+    boundaries: typing.List[int] = dataclasses.field(default_factory=list)
+    values: typing.List[float] = dataclasses.field(default_factory=lambda: [0.08])
+    warmup_steps: int = 0
+    warmup_learning_rate: float = 0.0067
+    global_clipnorm: typing.Optional[float] = None
+
+
+@dataclasses.dataclass
+class TrainerConfig:
+    train_steps: int = 1000
+    checkpoint_every: int = 100  # also the length of one Keras "epoch"
+    eval_every: int = 500  # steps; 0: only at the end
+    max_checkpoints: int = 3
+    seed: int = 0
+    deterministic: bool = False
+    mixed_precision: typing.Optional[str] = None  # "bfloat16" or "float16"
+    # XLA for the train step: "auto" (Keras' default: on unless op
+    # determinism is on), true or false. On CPU, XLA is slow for the
+    # depthwise convolutions of SpineNet-Mobile (docs/benchmarks.md).
+    jit_compile: typing.Union[str, bool] = "auto"
+    eval_max_images: typing.Optional[int] = None
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train_data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    eval_data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    losses: LossConfig = dataclasses.field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is wrong."""
+
+
+def _fill(cls, values, where):
+    if values is None:
+        return cls()
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping, received {values!r}.")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {unknown}; valid keys: {sorted(fields)}.")
+    kwargs = {}
+    for name, value in values.items():
+        field_type = fields[name].type
+        if dataclasses.is_dataclass(field_type):
+            kwargs[name] = _fill(field_type, value, f"{where}.{name}")
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(values, where="config"):
+    return _fill(ExperimentConfig, values, where)
+
+
+def apply_overrides(values, overrides):
+    """Applies `section.key=value` strings to a nested dict (in place)."""
+    for override in overrides or []:
+        if "=" not in override:
+            raise ConfigError(f"Override {override!r} is not `section.key=value`.")
+        path, raw = override.split("=", 1)
+        keys = path.strip().split(".")
+        node = values
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"Override {override!r}: {key!r} is not a section.")
+        node[keys[-1]] = yaml.safe_load(raw)
+    return values
+
+
+def load_config(path, overrides=None):
+    """Reads a YAML experiment and applies overrides; returns ExperimentConfig."""
+    try:
+        with open(path) as f:
+            values = yaml.safe_load(f) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from error
+    apply_overrides(values, overrides)
+    config = config_from_dict(values, where=path)
+    validate(config, path)
+    return config
+
+
+def validate(config, where="config"):
+    model, optimizer, trainer = config.model, config.optimizer, config.trainer
+    if model.type not in ("retinanet", "classifier"):
+        raise ConfigError(f"{where}: model.type must be 'retinanet' or "
+                          f"'classifier'; received {model.type!r}.")
+    if len(optimizer.values) != len(optimizer.boundaries) + 1:
+        raise ConfigError(
+            f"{where}: optimizer.values needs one more entry than "
+            f"optimizer.boundaries; received {optimizer.values} and "
+            f"{optimizer.boundaries}.")
+    if trainer.checkpoint_every < 1 or trainer.train_steps % trainer.checkpoint_every:
+        raise ConfigError(
+            f"{where}: trainer.train_steps ({trainer.train_steps}) must be a "
+            f"multiple of trainer.checkpoint_every ({trainer.checkpoint_every}).")
+    if trainer.eval_every and trainer.eval_every % trainer.checkpoint_every:
+        raise ConfigError(
+            f"{where}: trainer.eval_every ({trainer.eval_every}) must be a "
+            f"multiple of trainer.checkpoint_every ({trainer.checkpoint_every}).")
+    if trainer.jit_compile not in ("auto", True, False):
+        raise ConfigError(f"{where}: trainer.jit_compile must be 'auto', true or "
+                          f"false; received {trainer.jit_compile!r}.")
+    if trainer.mixed_precision not in (None, "bfloat16", "float16"):
+        raise ConfigError(f"{where}: trainer.mixed_precision must be null, "
+                          f"'bfloat16' or 'float16'; received {trainer.mixed_precision!r}.")
+    for name in ("train_data", "eval_data"):
+        data = getattr(config, name)
+        if data.source not in ("coco", "tfrecord", "image_folder"):
+            raise ConfigError(f"{where}: {name}.source must be 'coco', 'tfrecord' "
+                              f"or 'image_folder'; received {data.source!r}.")
+
+
+def config_to_dict(config):
+    return dataclasses.asdict(config)

@@ -1,0 +1,54 @@
+"""Experiment configs (every file in configs/ loads) and the LR schedule."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+
+from spinenet_tf.training.config import ConfigError, load_config
+from spinenet_tf.training.learning_rate import StepwiseWithWarmup
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "*.yaml")))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+def test_every_shipped_config_loads(path):
+    assert len(CONFIGS) >= 10
+    config = load_config(path)
+    assert config.trainer.train_steps % config.trainer.checkpoint_every == 0
+
+
+def test_overrides_apply_and_typos_are_errors(tmp_path):
+    path = os.path.join(ROOT, "configs", "retinanet_mobile_synthetic_demo.yaml")
+    config = load_config(path, ["trainer.train_steps=300", "model.image_size=[128, 192]",
+                                "optimizer.values=[0.1]", "optimizer.boundaries=[]"])
+    assert config.trainer.train_steps == 300 and config.model.image_size == [128, 192]
+    with pytest.raises(ConfigError, match=r"trainer: unknown key\(s\) \['train_stepz'\]"):
+        load_config(path, ["trainer.train_stepz=3"])
+    with pytest.raises(ConfigError, match="not `section.key=value`"):
+        load_config(path, ["trainer.train_steps"])
+    with pytest.raises(ConfigError, match="must be a multiple"):
+        load_config(path, ["trainer.train_steps=150", "trainer.checkpoint_every=100"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(str(bad))
+
+
+def test_schedule_equals_model_garden_linear_warmup_stepwise():
+    tf_keras = pytest.importorskip("tf_keras")
+    lr_schedule = pytest.importorskip("official.modeling.optimization.lr_schedule")
+    boundaries, values = [300, 450], [0.32, 0.032, 0.0032]
+    reference = lr_schedule.LinearWarmup(
+        tf_keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values),
+        warmup_steps=200, warmup_learning_rate=0.0067)
+    ours = StepwiseWithWarmup(boundaries, values, 200, 0.0067)
+    for step in [0, 1, 100, 199, 200, 299, 300, 301, 449, 450, 451, 1000]:
+        np.testing.assert_allclose(ours(step), reference(step).numpy(), rtol=1e-6)
+
+
+def test_schedule_rejects_mismatched_values():
+    with pytest.raises(ValueError, match="one more entry"):
+        StepwiseWithWarmup([10, 20], [0.1, 0.01])
