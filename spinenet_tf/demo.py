@@ -1,5 +1,5 @@
 """The README's main command: train and evaluate a SpineNet-Mobile RetinaNet
-on the embedded synthetic data, on CPU, in about ten minutes.
+on the embedded synthetic data, on CPU, in about nine minutes.
 
     python -m spinenet_tf.demo [--output_dir outputs/demo] [--train_steps N]
 
@@ -66,9 +66,11 @@ def main(argv):
     data_dir = os.path.join(out_dir, "data")
     run_dir = os.path.join(out_dir, "run")
     started = time.time()
-    print(f"Generating {NUM_TRAIN.value} + {NUM_VAL.value} synthetic images in {data_dir} ...")
-    synthetic.generate(data_dir, NUM_TRAIN.value, NUM_VAL.value)
     config = demo_config(data_dir, TRAIN_STEPS.value)
+    size = config.model.image_size[0]
+    print(f"Generating {NUM_TRAIN.value} + {NUM_VAL.value} synthetic {size}x{size} "
+          f"images in {data_dir} ...")
+    synthetic.generate(data_dir, NUM_TRAIN.value, NUM_VAL.value, image_size=size)
     print(f"Training RetinaNet {config.model.backbone} at "
           f"{config.model.image_size[0]}x{config.model.image_size[1]} for "
           f"{config.trainer.train_steps} steps of {config.train_data.batch_size} images "

@@ -37,10 +37,18 @@ def _is_chief(strategy):
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster
 
 
-def _seed_variables(model):
-    """Random-generator states (stochastic depth, dropout): Keras tracks them
-    as model variables, tf.train.Checkpoint does not unless told."""
-    return [v for v in model.variables if "seed_generator_state" in v.path]
+def training_checkpoint(model, optimizer):
+    """A tf.train.Checkpoint of every model variable and the optimizer.
+
+    `tf.train.Checkpoint(model=model)` is not enough under Keras 3: it only
+    follows layers held directly in attributes, not in lists or dicts (e.g.
+    the head's per-level batch norms), nor random-generator states. Keras'
+    own variable list covers everything; its order is fixed by the
+    architecture (names of random-generator states are not: they are
+    numbered per process, so variables are keyed by position).
+    """
+    return tf.train.Checkpoint(model_variables=list(model.variables),
+                               optimizer=optimizer)
 
 
 class Trainer:
@@ -62,6 +70,9 @@ class Trainer:
 
     def _setup(self):
         config, trainer = self.config, self.config.trainer
+        # TensorFlow's checkpointing logs an INFO line per save into the
+        # progress bars; warnings (e.g. skipped images) still show.
+        logging.set_verbosity(logging.WARNING)
         keras.utils.set_random_seed(trainer.seed)
         if trainer.deterministic:
             tf.config.experimental.enable_op_determinism()
@@ -79,16 +90,14 @@ class Trainer:
                 self.model.compile(optimizer=self.optimizer,
                                    jit_compile=trainer.jit_compile)
             self.optimizer.build(self.model.trainable_variables)
-        self.checkpoint = tf.train.Checkpoint(
-            model=self.model, optimizer=self.optimizer,
-            seeds=_seed_variables(self.model))
+        self.checkpoint = training_checkpoint(self.model, self.optimizer)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, os.path.join(self.write_dir, "checkpoints"),
             max_to_keep=trainer.max_checkpoints)
         latest = tf.train.latest_checkpoint(os.path.join(self.model_dir, "checkpoints"))
         if latest:
-            self.checkpoint.read(latest).assert_consumed()
-            logging.info("Resumed from %s", latest)
+            self.checkpoint.restore(latest).assert_consumed()
+            print(f"Resumed from {latest}", flush=True)
         self.initial_step = int(self.optimizer.iterations.numpy())
         if self.initial_step % trainer.checkpoint_every:
             raise ValueError(
@@ -146,7 +155,8 @@ class Trainer:
             dataset = dataset.repeat().enumerate().skip(
                 self.initial_step * data.batch_size)
 
-            def augment(index, image, label):
+            def augment(index, example):
+                image, label = example
                 if data.aug_rand_hflip:
                     flip = tf.random.stateless_uniform(
                         [], tf.stack([tf.constant(seed, tf.int64), index])) > 0.5
@@ -219,6 +229,8 @@ class Trainer:
         evaluation = {}
 
         outer = self
+        learning_rate_writer = tf.summary.create_file_writer(
+            os.path.join(self.write_dir, "logs", "learning_rate"))
 
         class Checkpointing(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
@@ -234,6 +246,8 @@ class Trainer:
                     entry.update({k: v for k, v in evaluation.items()
                                   if isinstance(v, float)})
                 log.append(entry)
+                with learning_rate_writer.as_default():
+                    tf.summary.scalar("learning_rate", entry["learning_rate"], step=step)
                 if outer.is_chief:
                     with open(outer.log_path, "w") as f:
                         json.dump(log, f, indent=1)
