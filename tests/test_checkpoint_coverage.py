@@ -5,7 +5,6 @@ or dicts are not followed)."""
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from spinenet_tf import RetinaNet, SpineNet, SpineNetClassifier, SpineNetMobile
 from spinenet_tf.training.trainer import training_checkpoint

@@ -4,7 +4,6 @@ Every expected figure here is computed by the installed tf-models-official
 (the oracle), never by the code under test.
 """
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
