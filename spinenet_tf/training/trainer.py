@@ -64,7 +64,7 @@ class Trainer:
         self.write_dir = model_dir if self.is_chief else os.path.join(
             model_dir, "workers", f"{resolver.task_type}_{resolver.task_id}")
         os.makedirs(self.write_dir, exist_ok=True)
-        self.log_path = os.path.join(model_dir, "training_log.json")
+        self.log_path = os.path.join(self.write_dir, "training_log.json")
 
     # --- setup ---------------------------------------------------------
 
@@ -207,7 +207,8 @@ class Trainer:
                     tf.summary.scalar(key, value, step=step)
         headline = {k: round(v, 4) for k, v in metrics.items()
                     if k in ("AP", "AP50", "AP75", "top1", "top5")}
-        print(f"evaluation at step {step}: {headline}", flush=True)
+        if self.is_chief:
+            print(f"evaluation at step {step}: {headline}", flush=True)
         return metrics
 
     # --- the run -------------------------------------------------------
@@ -241,16 +242,17 @@ class Trainer:
                     outer.optimizer.learning_rate.numpy()
                     if hasattr(outer.optimizer.learning_rate, "numpy")
                     else outer.optimizer.learning_rate)
-                if trainer.eval_every and step % trainer.eval_every == 0 and outer.is_chief:
+                # Every worker evaluates: under MultiWorkerMirroredStrategy
+                # reading variables outside a replica is a collective.
+                if trainer.eval_every and step % trainer.eval_every == 0:
                     evaluation.update(outer.evaluate(step))
                     entry.update({k: v for k, v in evaluation.items()
                                   if isinstance(v, float)})
                 log.append(entry)
                 with learning_rate_writer.as_default():
                     tf.summary.scalar("learning_rate", entry["learning_rate"], step=step)
-                if outer.is_chief:
-                    with open(outer.log_path, "w") as f:
-                        json.dump(log, f, indent=1)
+                with open(outer.log_path, "w") as f:
+                    json.dump(log, f, indent=1)
 
         callbacks = [Checkpointing(), keras.callbacks.TensorBoard(
             os.path.join(self.write_dir, "logs"), update_freq="epoch")]
@@ -260,17 +262,19 @@ class Trainer:
                            callbacks=callbacks, verbose=self.verbose, shuffle=False)
         final_step = int(self.optimizer.iterations.numpy())
         results = {"step": final_step}
-        if self.is_chief:
-            if evaluation.get("step") != final_step:
-                evaluation = self.evaluate(final_step)
-            results.update(evaluation)
-            with open(os.path.join(self.model_dir, "metrics.json"), "w") as f:
-                json.dump(results, f, indent=2)
-            self.model.save(os.path.join(self.model_dir, "model.keras"))
-            visualization.plot_training_curves(
-                self._read_log(), os.path.join(self.model_dir, "curves.png"))
-            if self.config.model.type == "retinanet":
-                self._draw_validation_detections()
+        # All workers run the same steps (reads of mirrored variables are
+        # collectives under MultiWorkerMirroredStrategy); non-chief workers
+        # write into their own folder.
+        if evaluation.get("step") != final_step:
+            evaluation = self.evaluate(final_step)
+        results.update(evaluation)
+        with open(os.path.join(self.write_dir, "metrics.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        self.model.save(os.path.join(self.write_dir, "model.keras"))
+        visualization.plot_training_curves(
+            self._read_log(), os.path.join(self.write_dir, "curves.png"))
+        if self.config.model.type == "retinanet":
+            self._draw_validation_detections()
         self.model.save_weights(os.path.join(self.write_dir, "final.weights.h5"))
         return results
 
@@ -284,5 +288,5 @@ class Trainer:
         pixels = np.clip((images.numpy() * STDDEV_RGB + MEAN_RGB) * 255, 0, 255)
         names = {c["id"]: c["name"] for c in coco.categories} if coco else None
         visualization.draw_detections(pixels.astype("uint8"), detections,
-                                      os.path.join(self.model_dir, "detections.png"),
+                                      os.path.join(self.write_dir, "detections.png"),
                                       names)

@@ -119,8 +119,10 @@ def free_port():
 
 
 @pytest.mark.skip(reason=(
-    "Known bug (issue 4, open): the two workers hang after training "
-    "(over 15 minutes); not run until fixed."))
+    "Known bug (issue 4, open): under MultiWorkerMirroredStrategy Keras `fit` "
+    "on the DistributedDatasetsFromFunction fails with 'Attempt to convert a "
+    "value (PerReplica...)' in one worker and the other then waits forever; "
+    "not run until fixed."))
 def test_two_multi_worker_processes_end_with_identical_weights(tiny_data, tmp_path):
     model_dir = str(tmp_path / "multi_worker")
     workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
