@@ -26,6 +26,7 @@ import tensorflow as tf
 from absl import logging
 
 from spinenet_tf.data.preprocessing import MEAN_RGB, STDDEV_RGB
+from spinenet_tf.data.training_stream import endless_shuffled
 
 
 class DecodeLog:
@@ -214,8 +215,8 @@ class DetectionInput:
         """Batched (images, targets, sample_weight) dataset.
 
         Training streams repeat forever (use `steps_per_epoch`); evaluation
-        goes once over the data. `initial_step` skips that many batches
-        cheaply (before decoding). `input_context` shards for
+        goes once over the data. `initial_step` skips that many training
+        batches (before decoding). `input_context` shards for
         `distribute_datasets_from_function`. With `anchor_labeler` and
         `anchors`, targets become the labeler's per-anchor targets.
         """
@@ -224,11 +225,10 @@ class DetectionInput:
             dataset = dataset.shard(input_context.num_input_pipelines,
                                     input_context.input_pipeline_id)
         if self.training:
-            dataset = dataset.shuffle(self.shuffle_buffer, seed=self.seed,
-                                      reshuffle_each_iteration=True).repeat()
-        dataset = dataset.enumerate()
-        if initial_step:
-            dataset = dataset.skip(initial_step * batch_size)
+            dataset = endless_shuffled(dataset, self.shuffle_buffer, self.seed,
+                                       skip=initial_step * batch_size)
+        else:
+            dataset = dataset.enumerate()
         dataset = dataset.map(self.parse, num_parallel_calls=tf.data.AUTOTUNE)
         dataset = dataset.batch(batch_size, drop_remainder=self.training)
         if anchor_labeler is not None:

@@ -140,31 +140,42 @@ class Trainer:
 
     def _classification_dataset(self, data, training):
         from spinenet_tf.data.preprocessing import normalize_image
+        from spinenet_tf.data.training_stream import endless_shuffled
 
         if data.source != "image_folder":
             raise ValueError("Classification data must be an 'image_folder'; "
                              f"received {data.source!r}.")
         height, width = self.config.model.image_size
-        dataset = keras.utils.image_dataset_from_directory(
-            data.image_dir, image_size=(height, width), batch_size=None,
-            shuffle=training, seed=self.config.trainer.seed, label_mode="int",
+        # Keras lists the folder (one sub-folder per class, sorted); files
+        # are read here so the training stream can be resumed exactly.
+        listing = keras.utils.image_dataset_from_directory(
+            data.image_dir, batch_size=None, shuffle=False, label_mode="int",
             verbose=False)
-        dataset = dataset.map(lambda x, y: (normalize_image(x / 255.0), y))
+        class_ids = {name: i for i, name in enumerate(listing.class_names)}
+        labels = [class_ids[os.path.relpath(path, data.image_dir).split(os.sep)[0]]
+                  for path in listing.file_paths]
+        dataset = tf.data.Dataset.from_tensor_slices((listing.file_paths, labels))
+        seed = self.config.trainer.seed
         if training:
-            seed = self.config.trainer.seed
-            dataset = dataset.repeat().enumerate().skip(
-                self.initial_step * data.batch_size)
+            dataset = endless_shuffled(dataset, data.shuffle_buffer, seed,
+                                       skip=self.initial_step * data.batch_size)
+        else:
+            dataset = dataset.enumerate()
 
-            def augment(index, example):
-                image, label = example
-                if data.aug_rand_hflip:
-                    flip = tf.random.stateless_uniform(
-                        [], tf.stack([tf.constant(seed, tf.int64), index])) > 0.5
-                    image = tf.cond(flip, lambda: tf.image.flip_left_right(image),
-                                    lambda: image)
-                return image, label
+        def load(index, example):
+            path, label = example
+            image = tf.io.decode_image(tf.io.read_file(path), channels=3,
+                                       expand_animations=False)
+            image = tf.image.resize(image, (height, width))
+            image = normalize_image(image / 255.0)
+            if training and data.aug_rand_hflip:
+                flip = tf.random.stateless_uniform(
+                    [], tf.stack([tf.constant(seed, tf.int64), index])) > 0.5
+                image = tf.cond(flip, lambda: tf.image.flip_left_right(image),
+                                lambda: image)
+            return image, label
 
-            dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
         return dataset.batch(data.batch_size, drop_remainder=training).prefetch(
             tf.data.AUTOTUNE)
 

@@ -210,3 +210,28 @@ def test_synthetic_data_is_deterministic_and_honest(tmp_path):
     dataset = load_coco(a["train"], str(tmp_path / "a" / "train" / "images"))
     assert dataset.report["boxes"] > 6 and dataset.report["dropped_empty_boxes"] == 0
     assert {c["name"] for c in dataset.categories} == {"circle", "square", "triangle"}
+
+
+def test_every_iterator_of_the_training_stream_sees_the_same_stream(tmp_path):
+    # Keras' fit opens one iterator to build the model and another to
+    # train; a reshuffle shared between iterators made their orders differ.
+    from spinenet_tf.data.training_stream import endless_shuffled
+
+    import tensorflow as tf
+
+    stream = endless_shuffled(tf.data.Dataset.range(5), buffer_size=5, seed=1, skip=3)
+    first = iter(stream)
+    head = [next(first) for _ in range(12)]
+    second = [tuple(x) for x in stream.take(12).as_numpy_iterator()]
+    assert [(int(i), int(x)) for i, x in head] == second
+    assert [i for i, _ in second] == list(range(3, 15))
+    # Every epoch holds every element, in a different order.
+    epochs = [sorted(x for _, x in endless_shuffled(
+        tf.data.Dataset.range(5), 1, seed=1).skip(5 * e).take(5).as_numpy_iterator())
+        for e in range(3)]
+    assert epochs == [list(range(5))] * 3
+    orders = [list(endless_shuffled(tf.data.Dataset.range(50), 50, seed=2).skip(
+        50 * e).take(10).as_numpy_iterator()) for e in range(2)]
+    assert orders[0] != orders[1]
+    with pytest.raises(ValueError, match="received 0"):
+        endless_shuffled(tf.data.Dataset.range(5), 0, seed=1)

@@ -63,11 +63,6 @@ def run(command, **kwargs):
     return result
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Known bug (issue 4, open): a run resumed at a checkpoint after the first "
-    "data epoch (step 12 here) diverges from the uninterrupted run although "
-    "both checkpoints at that step are bit-identical; resuming inside the "
-    "first data epoch is exact. Under investigation."))
 def test_sigkilled_run_resumes_to_bit_identical_weights(tiny_data, tmp_path):
     steps, every = 24, 4
     straight = str(tmp_path / "straight")
