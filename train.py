@@ -57,8 +57,9 @@ def main(argv):
             overrides.append(f"{split}.strict={str(STRICT.value).lower()}")
     config = load_config(CONFIG.value, overrides)
     strategy = get_strategy(STRATEGY.value, TPU.value)
-    results = Trainer(config, MODEL_DIR.value, strategy, verbose=VERBOSE.value).run()
-    print(f"results in {os.path.abspath(MODEL_DIR.value)}: metrics.json, curves.png, "
+    trainer = Trainer(config, MODEL_DIR.value, strategy, verbose=VERBOSE.value)
+    results = trainer.run()
+    print(f"results in {os.path.abspath(trainer.write_dir)}: metrics.json, curves.png, "
           f"model.keras, checkpoints/, logs/")
     print({k: v for k, v in results.items() if not isinstance(v, list)})
 

@@ -25,6 +25,7 @@ from absl import logging
 
 from spinenet_tf.training import builders, coco_evaluation, visualization
 from spinenet_tf.training.config import config_to_dict
+from spinenet_tf.training.keras_multi_worker import multi_worker_fit
 
 
 def _is_chief(strategy):
@@ -233,6 +234,12 @@ class Trainer:
     def run(self):
         """Trains to `trainer.train_steps`, evaluates, writes the results."""
         self._setup()
+        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            with multi_worker_fit(self.model):
+                return self._run()
+        return self._run()
+
+    def _run(self):
         trainer = self.config.trainer
         per_epoch = trainer.checkpoint_every
         epochs = trainer.train_steps // per_epoch
