@@ -68,7 +68,8 @@ def _ours(images, targets, jit_compile):
                   jit_compile=jit_compile)
     dataset = tf.data.Dataset.from_tensors((images, targets)).repeat()
     iterator = iter(dataset)
-    function = model.make_train_function()
+    model.make_train_function()
+    function = model.train_function
 
     def step():
         logs = function(iterator)
