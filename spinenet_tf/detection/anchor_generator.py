@@ -113,5 +113,10 @@ def flatten_multilevel(maps, last_dim):
     for key in levels:
         value = maps[key]
         batch = ops.shape(value)[0]
-        flat.append(ops.reshape(value, (batch, -1, last_dim)))
+        height, width, channels = value.shape[1:]
+        # Static anchor counts when the map size is known (a dynamic batch
+        # must not make the anchor axis unknown).
+        count = -1 if None in (height, width, channels) else (
+            height * width * channels // last_dim)
+        flat.append(ops.reshape(value, (batch, count, last_dim)))
     return ops.concatenate(flat, axis=1)

@@ -1,0 +1,149 @@
+"""SavedModel signatures for TF Serving, with pre-processing in the graph.
+
+Three request types, each a named signature (`serving_default` is the
+image tensor one):
+
+- `serve_image_tensor`: uint8 images `[batch, height, width, 3]`, any size;
+- `serve_encoded_image`: encoded JPEG / PNG / BMP / GIF bytes `[batch]`
+  (images of different sizes in one batch are fine);
+- `serve_tf_example`: serialized tf.Example `[batch]` with the image in
+  `image/encoded` (the COCO TFRecord schema).
+
+Inside the graph each image is normalised, resized to fit the model input
+with its aspect ratio kept, and padded (`preprocessing.resize_and_pad`, as
+evaluation). A RetinaNet returns `detection_boxes` (ymin, xmin, ymax, xmax
+in the original image's pixels), `detection_scores`, `detection_classes`
+(int32 class ids, background 0 never returned) and `num_detections`; a
+classifier returns `logits` and `probabilities`.
+
+Bad requests fail with an `InvalidArgumentError` naming what was wrong,
+which TF Serving returns as an error response: the signatures only accept
+their dtype and rank, and an undecodable image in a batch names its index.
+"""
+
+import os
+
+import tensorflow as tf
+
+from spinenet_tf.data.preprocessing import resize_and_pad, normalize_image
+
+SIGNATURE_INPUTS = {
+    "serve_image_tensor": "images",
+    "serve_encoded_image": "encoded_images",
+    "serve_tf_example": "serialized_examples",
+}
+
+
+class ServingModule(tf.Module):
+    """Wraps a RetinaNet or SpineNetClassifier for `tf.saved_model.save`.
+
+    Args:
+        model: a built `RetinaNet` or `SpineNetClassifier` with a fixed
+            input size.
+        batch_size: fixed batch size of the signatures, or None (dynamic).
+    """
+
+    def __init__(self, model, batch_size=None):
+        super().__init__()
+        shape = model.inputs[0].shape if getattr(model, "inputs", None) else None
+        if shape is None or shape[1] is None or shape[2] is None:
+            raise ValueError(
+                "Export needs a model with a fixed input size; received input "
+                f"shape {shape}.")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 or None; received {batch_size}.")
+        self.model = model
+        # TensorFlow's tracking does not follow Keras 3 layers held in lists
+        # or dicts (the head's per-level batch norms); list every variable.
+        self.model_variables = list(model.variables)
+        self.input_size = (int(shape[1]), int(shape[2]))
+        self.batch_size = batch_size
+        self.is_detector = hasattr(model, "decode_detections")
+
+    # --- pre-processing -------------------------------------------------
+
+    def _prepare(self, image):
+        image = tf.ensure_shape(image, [None, None, 3])
+        return resize_and_pad(normalize_image(image), self.input_size)
+
+    def _prepare_batch(self, images):
+        return tf.map_fn(
+            self._prepare, images,
+            fn_output_signature=(
+                tf.TensorSpec(self.input_size + (3,), tf.float32),
+                tf.TensorSpec([4, 2], tf.float32)))
+
+    def _decode(self, encoded):
+        index, data = encoded
+        tf.debugging.assert_greater(
+            tf.strings.length(data), 0,
+            message=tf.strings.format("image {} of the batch is empty", index))
+        # decode_image names the unknown format; the index says which one.
+        return tf.io.decode_image(data, channels=3, expand_animations=False)
+
+    def _prepare_encoded(self, data):
+        def one(pair):
+            index, encoded = pair
+            return self._prepare(self._decode((index, encoded)))
+
+        indices = tf.range(tf.shape(data, out_type=tf.int64)[0])
+        return tf.map_fn(
+            one, (indices, data),
+            fn_output_signature=(
+                tf.TensorSpec(self.input_size + (3,), tf.float32),
+                tf.TensorSpec([4, 2], tf.float32)))
+
+    # --- model + post-processing ---------------------------------------
+
+    def _outputs(self, images, image_info):
+        if not self.is_detector:
+            logits = tf.cast(self.model(images, training=False), tf.float32)
+            return {"logits": logits, "probabilities": tf.nn.softmax(logits)}
+        detections = self.model.decode_detections(self.model(images, training=False),
+                                                  images)
+        original, scale = image_info[:, 0], image_info[:, 2]
+        boxes = detections["detection_boxes"] / tf.tile(scale, [1, 2])[:, None, :]
+        limits = tf.tile(original, [1, 2])[:, None, :]
+        boxes = tf.clip_by_value(boxes, 0.0, limits)
+        valid = tf.range(tf.shape(boxes)[1])[None, :] < detections["num_detections"][:, None]
+        detections["detection_boxes"] = tf.where(valid[..., None], boxes, 0.0)
+        return detections
+
+    # --- signatures -----------------------------------------------------
+
+    def signatures(self):
+        """The concrete functions to pass to `tf.saved_model.save`."""
+        batch = self.batch_size
+
+        @tf.function(input_signature=[tf.TensorSpec([batch, None, None, 3], tf.uint8,
+                                                    name="images")])
+        def serve_image_tensor(images):
+            return self._outputs(*self._prepare_batch(images))
+
+        @tf.function(input_signature=[tf.TensorSpec([batch], tf.string,
+                                                    name="encoded_images")])
+        def serve_encoded_image(encoded_images):
+            return self._outputs(*self._prepare_encoded(encoded_images))
+
+        @tf.function(input_signature=[tf.TensorSpec([batch], tf.string,
+                                                    name="serialized_examples")])
+        def serve_tf_example(serialized_examples):
+            features = tf.io.parse_example(serialized_examples, {
+                "image/encoded": tf.io.FixedLenFeature([], tf.string)})
+            return self._outputs(*self._prepare_encoded(features["image/encoded"]))
+
+        image_tensor = serve_image_tensor.get_concrete_function()
+        return {
+            "serving_default": image_tensor,
+            "serve_image_tensor": image_tensor,
+            "serve_encoded_image": serve_encoded_image.get_concrete_function(),
+            "serve_tf_example": serve_tf_example.get_concrete_function(),
+        }
+
+
+def export_saved_model(model, export_dir, batch_size=None):
+    """Writes `model` with the serving signatures to `export_dir`."""
+    module = ServingModule(model, batch_size)
+    signatures = module.signatures()
+    tf.saved_model.save(module, export_dir, signatures=signatures)
+    return os.path.abspath(export_dir)
