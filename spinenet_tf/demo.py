@@ -1,5 +1,5 @@
 """The README's main command: train and evaluate a SpineNet-Mobile RetinaNet
-on the embedded synthetic data, on CPU, in about nine minutes.
+on the embedded synthetic data, on CPU, in about ten minutes.
 
     python -m spinenet_tf.demo [--output_dir outputs/demo] [--train_steps N]
 

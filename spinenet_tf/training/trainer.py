@@ -52,6 +52,43 @@ def training_checkpoint(model, optimizer):
                                optimizer=optimizer)
 
 
+def build_compiled_model(config):
+    """The model and optimizer of `config`, compiled and built as `fit` needs
+    them (so a training checkpoint restores into them)."""
+    model = builders.build_model(config)
+    optimizer = builders.build_optimizer(config)
+    jit_compile = config.trainer.jit_compile
+    if config.model.type == "classifier":
+        model.compile(optimizer=optimizer, jit_compile=jit_compile, metrics=[
+            keras.metrics.SparseCategoricalAccuracy(name="top1"),
+            keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")])
+    else:
+        model.compile(optimizer=optimizer, jit_compile=jit_compile)
+    optimizer.build(model.trainable_variables)
+    return model, optimizer
+
+
+def restore_trained_model(model_dir, checkpoint=None):
+    """The model of a `train.py` run at its latest (or the given) checkpoint.
+
+    Returns (model, config, checkpoint path). Reads `model_dir/config.yaml`.
+    """
+    from spinenet_tf.training.config import load_config
+
+    config_path = os.path.join(model_dir, "config.yaml")
+    if not os.path.exists(config_path):
+        raise FileNotFoundError(
+            f"{config_path} not found: {model_dir!r} is not a train.py model dir.")
+    config = load_config(config_path)
+    checkpoint = checkpoint or tf.train.latest_checkpoint(
+        os.path.join(model_dir, "checkpoints"))
+    if not checkpoint:
+        raise FileNotFoundError(f"No checkpoint in {os.path.join(model_dir, 'checkpoints')}.")
+    model, optimizer = build_compiled_model(config)
+    training_checkpoint(model, optimizer).restore(checkpoint).assert_consumed()
+    return model, config, checkpoint
+
+
 class Trainer:
     """Runs one experiment in `model_dir` (see the module docstring)."""
 
@@ -80,17 +117,7 @@ class Trainer:
         if trainer.mixed_precision:
             keras.mixed_precision.set_global_policy(f"mixed_{trainer.mixed_precision}")
         with self.strategy.scope():
-            self.model = builders.build_model(config)
-            self.optimizer = builders.build_optimizer(config)
-            if config.model.type == "classifier":
-                self.model.compile(optimizer=self.optimizer, metrics=[
-                    keras.metrics.SparseCategoricalAccuracy(name="top1"),
-                    keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")],
-                    jit_compile=trainer.jit_compile)
-            else:
-                self.model.compile(optimizer=self.optimizer,
-                                   jit_compile=trainer.jit_compile)
-            self.optimizer.build(self.model.trainable_variables)
+            self.model, self.optimizer = build_compiled_model(config)
         self.checkpoint = training_checkpoint(self.model, self.optimizer)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, os.path.join(self.write_dir, "checkpoints"),

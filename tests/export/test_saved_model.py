@@ -161,3 +161,47 @@ def test_bad_requests_are_clear_errors(exported):
         encoded(encoded_images=tf.constant([b"", good]))
     # The module is still usable after the errors.
     assert int(encoded(encoded_images=tf.constant([good]))["num_detections"].shape[0]) == 1
+
+
+def documented_rest_request():
+    """The REST request JSON of docs/export.md, as written there."""
+    text = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+                             "export.md")).read()
+    block = text.split("<!-- rest-request -->", 1)[1].split("```json", 1)[1]
+    return json.loads(block.split("```", 1)[0])
+
+
+def tf_serving_decode(request, signature):
+    """Inputs as TF Serving's REST API builds them from a row-format request:
+    `instances` stacked into the batch; `{"b64": ...}` objects become bytes
+    for string inputs; with one input an instance is its value."""
+    (name, spec), = signature.structured_input_signature[1].items()
+
+    def value(item):
+        if isinstance(item, dict):
+            if set(item) == {"b64"}:
+                return base64.b64decode(item["b64"])
+            return value(item[name])
+        return item
+
+    values = [value(i) for i in request["instances"]]
+    if spec.dtype == tf.string:
+        return {name: tf.constant(values, tf.string)}
+    return {name: tf.constant(np.asarray(values), spec.dtype)}
+
+
+def test_the_documented_rest_request_gives_the_detections(exported):
+    model, path = exported
+    request = documented_rest_request()
+    image = images_of_sizes([(120, 90)], seed=3)[0]
+    request["instances"][0]["b64"] = base64.b64encode(encode(image)).decode()
+    signature = tf.saved_model.load(path).signatures[request["signature_name"]]
+    result = signature(**tf_serving_decode(request, signature))
+    boxes, scores, classes = keras_detections(model, image)
+    count = int(result["num_detections"][0])
+    assert count == len(scores) > 0
+    np.testing.assert_allclose(
+        rows(result["detection_boxes"][0, :count].numpy(),
+             result["detection_scores"][0, :count].numpy(),
+             result["detection_classes"][0, :count].numpy()),
+        rows(boxes, scores, classes), atol=2e-3)

@@ -1,0 +1,79 @@
+"""Export a SpineNet RetinaNet or classifier as a SavedModel for TF Serving.
+
+    # a train.py model dir (latest checkpoint and its config.yaml):
+    python export_saved_model.py --model_dir runs/demo --export_dir exports/demo
+    # a config alone (random weights, for trying things):
+    python export_saved_model.py --config configs/retinanet_spinenet49s_coco.yaml \\
+        --export_dir exports/r49s
+    # a tf-models-official RetinaNet checkpoint, with the matching config:
+    python export_saved_model.py --config configs/retinanet_spinenet49s_coco.yaml \\
+        --model_garden_checkpoint /ckpt/r49s --export_dir exports/r49s
+
+Signatures: serving_default / serve_image_tensor (uint8 [batch, h, w, 3]),
+serve_encoded_image (JPEG/PNG bytes [batch]), serve_tf_example (serialized
+tf.Example [batch]); see docs/export.md. `--batch_size N` fixes the batch.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from absl import app, flags  # noqa: E402
+
+MODEL_DIR = flags.DEFINE_string("model_dir", None, "A train.py model dir to export.")
+CONFIG = flags.DEFINE_string("config", None, "An experiment YAML (without --model_dir).")
+OVERRIDES = flags.DEFINE_multi_string("set", [], "Config override section.key=value.")
+GARDEN_CHECKPOINT = flags.DEFINE_string(
+    "model_garden_checkpoint", None,
+    "A tf-models-official RetinaNet checkpoint to load (with --config).")
+EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Where to write the SavedModel.",
+                                 required=True)
+BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Fixed batch size (default: dynamic).")
+
+
+def load_model():
+    """The model to export and a line saying where its weights came from."""
+    from spinenet_tf.training.trainer import build_compiled_model, restore_trained_model
+
+    if bool(MODEL_DIR.value) == bool(CONFIG.value):
+        raise app.UsageError("Give exactly one of --model_dir and --config; received "
+                             f"--model_dir={MODEL_DIR.value!r} --config={CONFIG.value!r}.")
+    if MODEL_DIR.value:
+        if GARDEN_CHECKPOINT.value or OVERRIDES.value:
+            raise app.UsageError("--model_garden_checkpoint and --set go with --config.")
+        model, _, checkpoint = restore_trained_model(MODEL_DIR.value)
+        return model, f"weights from {checkpoint}"
+    from spinenet_tf.training.config import load_config
+
+    config = load_config(CONFIG.value, OVERRIDES.value)
+    model, _ = build_compiled_model(config)
+    if not GARDEN_CHECKPOINT.value:
+        return model, "random weights (no checkpoint given)"
+    if config.model.type != "retinanet":
+        raise app.UsageError("--model_garden_checkpoint loads RetinaNet checkpoints; "
+                             f"the config's model.type is {config.model.type!r}.")
+    from spinenet_tf.convert.model_garden_detection import (
+        load_model_garden_retinanet_checkpoint)
+
+    load_model_garden_retinanet_checkpoint(model, GARDEN_CHECKPOINT.value)
+    return model, f"weights from the Model Garden checkpoint {GARDEN_CHECKPOINT.value}"
+
+
+def directory_size(path):
+    return sum(os.path.getsize(os.path.join(root, name))
+               for root, _, names in os.walk(path) for name in names)
+
+
+def main(argv):
+    del argv
+    from spinenet_tf.export import export_saved_model
+
+    model, source = load_model()
+    path = export_saved_model(model, EXPORT_DIR.value, batch_size=BATCH_SIZE.value)
+    print(f"SavedModel ({source}) in {path}: "
+          f"{directory_size(path) / 2**20:.1f} MiB; signatures serving_default, "
+          "serve_image_tensor, serve_encoded_image, serve_tf_example")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,51 @@
+"""`export_saved_model.py` on a real `train.py` model dir, and its usage errors."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from spinenet_tf.data import synthetic
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "training"))
+from test_train_cli import run, train_command  # noqa: E402
+
+
+def test_export_of_a_trained_model_dir_serves_its_detections(tmp_path):
+    data = str(tmp_path / "data")
+    synthetic.generate(data, num_train=8, num_val=4, image_size=128, seed=0)
+    model_dir = str(tmp_path / "run")
+    run(train_command(data, model_dir, 4, 4))
+    export_dir = str(tmp_path / "export")
+    result = run([sys.executable, os.path.join(ROOT, "export_saved_model.py"),
+                  "--model_dir", model_dir, "--export_dir", export_dir])
+    assert "ckpt-4" in result.stdout and "MiB" in result.stdout
+
+    from spinenet_tf.training.trainer import restore_trained_model
+    from spinenet_tf.data.preprocessing import preprocess_for_detection
+
+    model, _, _ = restore_trained_model(model_dir)
+    image = tf.io.decode_png(tf.io.read_file(
+        os.path.join(data, "val", "images", sorted(os.listdir(
+            os.path.join(data, "val", "images")))[0])), channels=3)
+    prepared, info = preprocess_for_detection(image, (128, 128))
+    expected = model.decode_detections(model(prepared[None], training=False), prepared[None])
+    served = tf.saved_model.load(export_dir).signatures["serving_default"](images=image[None])
+    count = int(expected["num_detections"][0])
+    assert int(served["num_detections"][0]) == count
+    np.testing.assert_allclose(served["detection_scores"][0, :count],
+                               expected["detection_scores"][0, :count], atol=1e-5)
+
+
+def test_usage_errors_say_what_was_received(tmp_path):
+    command = [sys.executable, os.path.join(ROOT, "export_saved_model.py"),
+               "--export_dir", str(tmp_path / "x")]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "exactly one of --model_dir and --config" in result.stderr
+    result = subprocess.run(command + ["--model_dir", str(tmp_path)], capture_output=True,
+                            text=True)
+    assert result.returncode != 0 and "config.yaml not found" in result.stderr
