@@ -1,0 +1,139 @@
+"""TFLite export for phones: fp32, fp16, dynamic-range and int8 models.
+
+The `.tflite` takes one fixed-size RGB image `[1, height, width, 3]` with
+values 0..255 (float32, or uint8 with `uint8_input=True`); normalisation is
+inside. A RetinaNet ends in the standard `TFLite_Detection_PostProcess`
+custom op with its four outputs (boxes ymin, xmin, ymax, xmax normalised to
+0..1; 0-based foreground classes; scores; count), what Android / MediaPipe
+object-detection runtimes expect, or, with `post_processing=False`, in the
+raw outputs `class_logits [1, N, classes]` and `box_deltas [1, N, 4]` over
+the anchors of `RetinaNet.anchors_for`. A classifier returns probabilities.
+
+int8 quantizes the whole body (weights and activations, calibrated on
+`representative_images`) to integer ops; the detection post-processing
+stays float, as the op requires.
+"""
+
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from spinenet_tf.data.preprocessing import MEAN_RGB, STDDEV_RGB
+from spinenet_tf.detection.anchor_generator import flatten_multilevel
+from spinenet_tf.detection.tflite_post_process import (
+    TFLitePostProcessConfig, tflite_detection_post_process)
+
+QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
+
+
+def _input_size(model):
+    shape = model.inputs[0].shape if getattr(model, "inputs", None) else None
+    if shape is None or shape[1] is None or shape[2] is None:
+        raise ValueError("TFLite export needs a model with a fixed input size; "
+                         f"received input shape {shape}.")
+    return int(shape[1]), int(shape[2])
+
+
+def _inference_function(model, post_processing, post_process_config):
+    height, width = _input_size(model)
+    is_detector = hasattr(model, "decode_detections")
+    mean = tf.constant(np.asarray(MEAN_RGB, "float32") * 255.0)
+    stddev = tf.constant(np.asarray(STDDEV_RGB, "float32") * 255.0)
+
+    @tf.function(input_signature=[tf.TensorSpec([1, height, width, 3], tf.float32,
+                                                 name="image")])
+    def infer(image):
+        normalized = (image - mean) / stddev
+        outputs = model(normalized, training=False)
+        if not is_detector:
+            return {"probabilities": tf.nn.softmax(tf.cast(outputs, tf.float32))}
+        class_logits, box_deltas = outputs["class_logits"], outputs["box_deltas"]
+        if not post_processing:
+            level = min(box_deltas, key=lambda key: int(str(key).lstrip("P")))
+            num_classes = class_logits[level].shape[-1] // (box_deltas[level].shape[-1] // 4)
+            return {"class_logits": flatten_multilevel(class_logits, num_classes),
+                    "box_deltas": flatten_multilevel(box_deltas, 4)}
+        anchors = model.anchor_generator.flat_anchors(height, width) / np.asarray(
+            [height, width, height, width], "float32")
+        boxes, classes, scores, count = tflite_detection_post_process(
+            class_logits, box_deltas, anchors, post_process_config)
+        return {"detection_boxes": boxes, "detection_classes": classes,
+                "detection_scores": scores, "num_detections": count}
+
+    return infer
+
+
+def convert_to_tflite(model, quantization="fp32", post_processing=True,
+                      representative_images=None, uint8_input=False,
+                      post_process_config=None):
+    """Converts a RetinaNet or SpineNetClassifier; returns the flatbuffer bytes.
+
+    Args:
+        quantization: "fp32", "fp16" (fp16 weights), "dynamic" (int8
+            weights, float activations) or "int8" (full integer body).
+        post_processing: end a detector in `TFLite_Detection_PostProcess`
+            (else raw outputs).
+        representative_images: for "int8": an iterable of uint8 or float
+            0..255 images `[height, width, 3]` of the model's input size.
+        uint8_input: the input tensor is uint8 ("int8" only).
+        post_process_config: a `TFLitePostProcessConfig` for the op.
+    """
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"quantization must be one of {list(QUANTIZATIONS)}; "
+                         f"received {quantization!r}.")
+    if quantization == "int8" and representative_images is None:
+        raise ValueError("int8 needs `representative_images` to calibrate on.")
+    if uint8_input and quantization != "int8":
+        raise ValueError(f"uint8_input needs quantization='int8'; received {quantization!r}.")
+    infer = _inference_function(model, post_processing,
+                                post_process_config or TFLitePostProcessConfig())
+    module = tf.Module()
+    module.infer = infer
+    # TensorFlow's tracking does not follow Keras 3 layers held in lists,
+    # so the variables are listed; as the tf.Variables inside Keras'
+    # wrappers, which the converter freezes into constants (it keeps the
+    # wrappers as resource variables that LiteRT reads as garbage).
+    module.model_variables = [variable.value for variable in model.variables]
+    with tempfile.TemporaryDirectory() as folder:
+        # Through a SavedModel: the only path on which the converter keeps
+        # the post-processing function whole and replaces it with the op.
+        tf.saved_model.save(module, folder, signatures={"serving_default": infer})
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+        converter.allow_custom_ops = True
+        if quantization == "fp16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantization == "dynamic":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        elif quantization == "int8":
+            height, width = _input_size(model)
+            images = list(representative_images)
+            if not images:
+                raise ValueError("`representative_images` is empty.")
+            for index, image in enumerate(images):
+                if tuple(np.shape(image)) != (height, width, 3):
+                    raise ValueError(
+                        f"Representative image {index} has shape {np.shape(image)}; "
+                        f"the model takes ({height}, {width}, 3).")
+
+            def representative_dataset():
+                for image in images:
+                    yield [np.asarray(image, "float32")[None]]
+
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = representative_dataset
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                                   tf.lite.OpsSet.TFLITE_BUILTINS]
+            if uint8_input:
+                converter.inference_input_type = tf.uint8
+        return converter.convert()
+
+
+def write_tflite(flatbuffer, path):
+    """Writes the flatbuffer; returns its absolute path and size in bytes."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(flatbuffer)
+    return os.path.abspath(path), len(flatbuffer)
