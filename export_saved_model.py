@@ -12,6 +12,11 @@
 Signatures: serving_default / serve_image_tensor (uint8 [batch, h, w, 3]),
 serve_encoded_image (JPEG/PNG bytes [batch]), serve_tf_example (serialized
 tf.Example [batch]); see docs/export.md. `--batch_size N` fixes the batch.
+
+    # TFLite beside the SavedModel, int8 calibrated on training images,
+    # verified against the Keras model on the evaluation data:
+    python export_saved_model.py --model_dir runs/demo --export_dir exports/demo \
+        --tflite int8 --uint8_input --verify
 """
 
 import os
@@ -29,10 +34,25 @@ GARDEN_CHECKPOINT = flags.DEFINE_string(
 EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Where to write the SavedModel.",
                                  required=True)
 BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Fixed batch size (default: dynamic).")
+TFLITE = flags.DEFINE_enum("tflite", None, ["fp32", "fp16", "dynamic", "int8"],
+                           "Also write export_dir/model_<type>.tflite.")
+RAW_OUTPUTS = flags.DEFINE_boolean(
+    "tflite_raw_outputs", False, "TFLite ends in raw class logits and box deltas "
+    "instead of TFLite_Detection_PostProcess.")
+UINT8_INPUT = flags.DEFINE_boolean("uint8_input", False, "int8 TFLite takes uint8 images.")
+CALIBRATION_DATA = flags.DEFINE_string(
+    "calibration_data", None, "Image folder to calibrate int8 on (default: the "
+    "config's training images).")
+CALIBRATION_IMAGES = flags.DEFINE_integer("calibration_images", 100,
+                                          "Images to calibrate int8 on.")
+VERIFY = flags.DEFINE_boolean(
+    "verify", False, "Check the .tflite against the Keras model on the config's "
+    "evaluation data: raw outputs (fp32), top detections, COCO AP difference, latency.")
+VERIFY_IMAGES = flags.DEFINE_integer("verify_images", 20, "Images for --verify.")
 
 
 def load_model():
-    """The model to export and a line saying where its weights came from."""
+    """The model to export, its config and where its weights came from."""
     from spinenet_tf.training.trainer import build_compiled_model, restore_trained_model
 
     if bool(MODEL_DIR.value) == bool(CONFIG.value):
@@ -41,14 +61,14 @@ def load_model():
     if MODEL_DIR.value:
         if GARDEN_CHECKPOINT.value or OVERRIDES.value:
             raise app.UsageError("--model_garden_checkpoint and --set go with --config.")
-        model, _, checkpoint = restore_trained_model(MODEL_DIR.value)
-        return model, f"weights from {checkpoint}"
+        model, config, checkpoint = restore_trained_model(MODEL_DIR.value)
+        return model, config, f"weights from {checkpoint}"
     from spinenet_tf.training.config import load_config
 
     config = load_config(CONFIG.value, OVERRIDES.value)
     model, _ = build_compiled_model(config)
     if not GARDEN_CHECKPOINT.value:
-        return model, "random weights (no checkpoint given)"
+        return model, config, "random weights (no checkpoint given)"
     if config.model.type != "retinanet":
         raise app.UsageError("--model_garden_checkpoint loads RetinaNet checkpoints; "
                              f"the config's model.type is {config.model.type!r}.")
@@ -56,7 +76,7 @@ def load_model():
         load_model_garden_retinanet_checkpoint)
 
     load_model_garden_retinanet_checkpoint(model, GARDEN_CHECKPOINT.value)
-    return model, f"weights from the Model Garden checkpoint {GARDEN_CHECKPOINT.value}"
+    return model, config, f"weights from the Model Garden checkpoint {GARDEN_CHECKPOINT.value}"
 
 
 def directory_size(path):
@@ -68,11 +88,19 @@ def main(argv):
     del argv
     from spinenet_tf.export import export_saved_model
 
-    model, source = load_model()
+    model, config, source = load_model()
     path = export_saved_model(model, EXPORT_DIR.value, batch_size=BATCH_SIZE.value)
     print(f"SavedModel ({source}) in {path}: "
           f"{directory_size(path) / 2**20:.1f} MiB; signatures serving_default, "
           "serve_image_tensor, serve_encoded_image, serve_tf_example")
+    if TFLITE.value:
+        from spinenet_tf.export.tflite_cli import export_and_verify_tflite
+
+        export_and_verify_tflite(
+            model, config, EXPORT_DIR.value, TFLITE.value, raw_outputs=RAW_OUTPUTS.value,
+            uint8_input=UINT8_INPUT.value, calibration_data=CALIBRATION_DATA.value,
+            calibration_images=CALIBRATION_IMAGES.value, verify=VERIFY.value,
+            verify_images=VERIFY_IMAGES.value)
 
 
 if __name__ == "__main__":

@@ -76,18 +76,58 @@ def main(argv):
           f"{config.trainer.train_steps} steps of {config.train_data.batch_size} images "
           f"(checkpoints every {config.trainer.checkpoint_every}; rerun to resume) ...")
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-    results = Trainer(config, run_dir, strategy).run()
-    minutes = (time.time() - started) / 60
+    trainer = Trainer(config, run_dir, strategy)
+    results = trainer.run()
     print(f"\nCOCO box AP on {results.get('evaluated_images')} validation images: "
-          f"AP {results['AP']:.3f}, AP50 {results['AP50']:.3f}, AP75 {results['AP75']:.3f} "
-          f"(total {minutes:.1f} min)")
-    print(f"Results in {run_dir}:")
+          f"AP {results['AP']:.3f}, AP50 {results['AP50']:.3f}, AP75 {results['AP75']:.3f}")
+
+    export_dir = os.path.join(out_dir, "export")
+    print(f"Exporting to {export_dir} ...")
+    summary = export(trainer.model, config, export_dir)
+    minutes = (time.time() - started) / 60
+    print(f"\nDone in {minutes:.1f} min. Results in {run_dir}:")
     for name in ("metrics.json", "detections.png", "curves.png", "model.keras",
                  "checkpoints", "logs"):
         print(f"  {os.path.join(run_dir, name)}")
+    print(f"Exports in {export_dir}: saved_model/ ({summary['saved_model_mib']:.1f} MiB), "
+          f"{os.path.basename(summary['tflite'])} ({summary['tflite_mib']:.2f} MiB)")
     with open(os.path.join(out_dir, "demo.json"), "w") as f:
         json.dump({"minutes": round(minutes, 2), **{
-            k: v for k, v in results.items() if not isinstance(v, list)}}, f, indent=2)
+            k: v for k, v in results.items() if not isinstance(v, list)},
+            "export": summary}, f, indent=2)
+
+
+def export(model, config, export_dir):
+    """SavedModel + int8 TFLite (uint8 input), both verified; a summary."""
+    import numpy as np
+    import tensorflow as tf
+
+    from spinenet_tf.export import export_saved_model
+    from spinenet_tf.export.tflite_cli import export_and_verify_tflite
+    from spinenet_tf.export.verify import KerasDetector, fit_to_input, load_image
+
+    saved_model = export_saved_model(model, os.path.join(export_dir, "saved_model"))
+    size = sum(os.path.getsize(os.path.join(root, name))
+               for root, _, names in os.walk(saved_model) for name in names)
+    # Verify the SavedModel: its signature against the Keras model.
+    from spinenet_tf.data.coco import load_coco
+
+    record = load_coco(config.eval_data.annotations, config.eval_data.image_dir).records[0]
+    image = load_image(record.path)
+    loaded = tf.saved_model.load(saved_model)
+    served = loaded.signatures["serving_default"](images=image[None])
+    expected = KerasDetector(model)(fit_to_input(image, model.inputs[0].shape[1:3])[0])
+    count = int(expected["num_detections"])
+    same = int(served["num_detections"][0]) == count and np.allclose(
+        served["detection_scores"][0, :count], expected["detection_scores"][:count],
+        atol=1e-4)
+    print(f"SavedModel: {saved_model}, {size / 2**20:.1f} MiB; its serving signature "
+          f"{'gives' if same else 'does NOT give'} the Keras model's detections")
+    summary = export_and_verify_tflite(model, config, export_dir, "int8",
+                                       uint8_input=True, verify=True)
+    summary.update(saved_model=saved_model, saved_model_mib=size / 2**20,
+                   saved_model_matches_keras=bool(same))
+    return summary
 
 
 if __name__ == "__main__":

@@ -65,6 +65,19 @@ def _inference_function(model, post_processing, post_process_config):
     return infer
 
 
+def matching_post_process_config(model):
+    """The op's settings that detect what the Keras model's decoder detects:
+    per-class ("regular") NMS, one class per box, its score threshold, IoU
+    and detection count. The op's fast class-agnostic NMS is quicker on
+    device; pass a `TFLitePostProcessConfig` to choose it."""
+    decoder = model.detection_decoder
+    return TFLitePostProcessConfig(
+        max_detections=decoder.max_detections, max_classes_per_detection=1,
+        detections_per_class=decoder.max_detections, use_regular_nms=True,
+        nms_score_threshold=decoder.pre_nms_score_threshold,
+        nms_iou_threshold=decoder.nms_iou_threshold)
+
+
 def convert_to_tflite(model, quantization="fp32", post_processing=True,
                       representative_images=None, uint8_input=False,
                       post_process_config=None):
@@ -78,7 +91,8 @@ def convert_to_tflite(model, quantization="fp32", post_processing=True,
         representative_images: for "int8": an iterable of uint8 or float
             0..255 images `[height, width, 3]` of the model's input size.
         uint8_input: the input tensor is uint8 ("int8" only).
-        post_process_config: a `TFLitePostProcessConfig` for the op.
+        post_process_config: a `TFLitePostProcessConfig` for the op
+            (default: `matching_post_process_config(model)`).
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {list(QUANTIZATIONS)}; "
@@ -88,7 +102,7 @@ def convert_to_tflite(model, quantization="fp32", post_processing=True,
     if uint8_input and quantization != "int8":
         raise ValueError(f"uint8_input needs quantization='int8'; received {quantization!r}.")
     infer = _inference_function(model, post_processing,
-                                post_process_config or TFLitePostProcessConfig())
+                                post_process_config or matching_post_process_config(model))
     module = tf.Module()
     module.infer = infer
     # TensorFlow's tracking does not follow Keras 3 layers held in lists,

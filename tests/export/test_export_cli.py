@@ -21,8 +21,16 @@ def test_export_of_a_trained_model_dir_serves_its_detections(tmp_path):
     run(train_command(data, model_dir, 4, 4))
     export_dir = str(tmp_path / "export")
     result = run([sys.executable, os.path.join(ROOT, "export_saved_model.py"),
-                  "--model_dir", model_dir, "--export_dir", export_dir])
+                  "--model_dir", model_dir, "--export_dir", export_dir,
+                  "--tflite", "int8", "--uint8_input", "--calibration_images", "4",
+                  "--verify", "--verify_images", "2"])
     assert "ckpt-4" in result.stdout and "MiB" in result.stdout
+    # int8 calibrated on the run's training images, verified on its eval data.
+    assert "Calibrating int8 on 4 images" in result.stdout
+    assert os.path.getsize(os.path.join(export_dir, "model_int8.tflite")) > 10_000
+    for line in ("top-5 detections with the same class", "COCO AP on 4 images: Keras",
+                 "latency (2 threads"):
+        assert line in result.stdout, result.stdout
 
     from spinenet_tf.training.trainer import restore_trained_model
     from spinenet_tf.data.preprocessing import preprocess_for_detection

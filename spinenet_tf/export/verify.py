@@ -1,0 +1,133 @@
+"""Checks an exported `.tflite` against the Keras model it came from.
+
+`TFLiteDetector` runs a detection `.tflite` in LiteRT; `verify_tflite`
+compares it with the Keras model on a few images (raw outputs, top
+detections), `coco_ap_of_keras_and_tflite` evaluates both on COCO-format
+data with pycocotools, and `tflite_latency_ms` times the interpreter.
+"""
+
+import statistics
+import time
+
+import numpy as np
+import tensorflow as tf
+from keras.utils import Progbar
+
+from spinenet_tf.data.preprocessing import normalize_image, resize_and_pad
+from spinenet_tf.training.coco_evaluation import coco_metrics
+
+
+def load_image(path):
+    """uint8 RGB [H, W, 3] from an image file."""
+    return tf.io.decode_image(tf.io.read_file(path), channels=3,
+                              expand_animations=False).numpy()
+
+
+def fit_to_input(image, input_size):
+    """Resize (long side) and pad to `input_size`, 0..255 float, + the scale."""
+    padded, info = resize_and_pad(tf.cast(image, tf.float32), input_size)
+    return padded.numpy(), info.numpy()
+
+
+class TFLiteDetector:
+    """A `.tflite` from `convert_to_tflite` run in LiteRT (2 threads)."""
+
+    def __init__(self, flatbuffer, threads=2):
+        from ai_edge_litert import interpreter as litert
+
+        self.interpreter = litert.Interpreter(model_content=flatbuffer,
+                                              num_threads=threads)
+        self.runner = self.interpreter.get_signature_runner("serving_default")
+        (self.input_detail,) = self.runner.get_input_details().values()
+        self.input_size = tuple(int(s) for s in self.input_detail["shape"][1:3])
+
+    def __call__(self, image):
+        """Outputs for one image already of the input size (0..255)."""
+        value = np.asarray(image)[None]
+        if self.input_detail["dtype"] == np.uint8:
+            value = np.clip(np.round(value), 0, 255)
+        return self.runner(image=value.astype(self.input_detail["dtype"]))
+
+
+class KerasDetector:
+    """The Keras model's detections for input-size images (0..255)."""
+
+    def __init__(self, model):
+        from spinenet_tf.training.coco_evaluation import detect_function
+
+        self.detect = detect_function(model)
+
+    def __call__(self, image):
+        batch = normalize_image(np.asarray(image, "float32") / 255.0)[None]
+        return {k: v.numpy()[0] for k, v in self.detect(batch).items()}
+
+
+def tflite_detections(detector, image):
+    """The `.tflite`'s detections in input pixels, classes as our ids."""
+    out = detector(image)
+    height, width = detector.input_size
+    count = int(out["num_detections"][0])
+    return {"detection_boxes": out["detection_boxes"][0, :count] * [height, width,
+                                                                     height, width],
+            "detection_scores": out["detection_scores"][0, :count],
+            "detection_classes": out["detection_classes"][0, :count].astype(int) + 1,
+            "num_detections": count}
+
+
+def _iou(a, b):
+    top, left = np.maximum(a[:2], b[:2])
+    bottom, right = np.minimum(a[2:], b[2:])
+    inter = max(bottom - top, 0.0) * max(right - left, 0.0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def top_detections_match(expected, received, top=5, min_iou=0.9):
+    """Each of the `top` best Keras detections has a TFLite detection of the
+    same class at IoU >= `min_iou`; returns (matched, compared)."""
+    count = min(int(expected["num_detections"]), top)
+    matched = 0
+    for k in range(count):
+        box, cls = expected["detection_boxes"][k], expected["detection_classes"][k]
+        matched += any(c == cls and _iou(box, b) >= min_iou for b, c in zip(
+            received["detection_boxes"], received["detection_classes"]))
+    return matched, count
+
+
+def coco_ap_of_keras_and_tflite(model, detector, dataset, max_images=None, progress=True):
+    """COCO AP of the Keras model and of the `.tflite` on a `CocoDataset`."""
+    keras_detector = KerasDetector(model)
+    records = dataset.records[:max_images] if max_images else dataset.records
+    found = {"keras": [], "tflite": []}
+    bar = Progbar(len(records), unit_name="image") if progress else None
+    for record in records:
+        image, info = fit_to_input(load_image(record.path), detector.input_size)
+        scale = np.tile(info[2], 2)
+        for name, detections in (("keras", keras_detector(image)),
+                                 ("tflite", tflite_detections(detector, image))):
+            count = int(detections["num_detections"])
+            for box, score, cls in zip(detections["detection_boxes"][:count] / scale,
+                                       detections["detection_scores"][:count],
+                                       detections["detection_classes"][:count]):
+                ymin, xmin, ymax, xmax = (float(v) for v in box)
+                found[name].append({"image_id": record.image_id, "category_id": int(cls),
+                                    "bbox": [xmin, ymin, xmax - xmin, ymax - ymin],
+                                    "score": float(score)})
+        if bar is not None:
+            bar.add(1)
+    ids = [r.image_id for r in records]
+    return {name: coco_metrics(found[name], ids, dataset.categories,
+                               annotation_file=dataset.annotation_file)
+            for name in found}
+
+
+def tflite_latency_ms(detector, image, runs=20, warmup=3):
+    """Median milliseconds of one invoke."""
+    for _ in range(warmup):
+        detector(image)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        detector(image)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
