@@ -1,6 +1,9 @@
-"""Export: SavedModel signatures for TF Serving (and, later, TFLite)."""
+"""Export: SavedModel signatures for TF Serving, TFLite files for phones."""
 
 from spinenet_tf.export.serving import (
     SIGNATURE_INPUTS, ServingModule, export_saved_model)
+from spinenet_tf.export.tflite import (
+    QUANTIZATIONS, convert_to_tflite, matching_post_process_config, write_tflite)
 
-__all__ = ["SIGNATURE_INPUTS", "ServingModule", "export_saved_model"]
+__all__ = ["QUANTIZATIONS", "SIGNATURE_INPUTS", "ServingModule", "convert_to_tflite",
+           "export_saved_model", "matching_post_process_config", "write_tflite"]
