@@ -101,8 +101,9 @@ def convert_to_tflite(model, quantization="fp32", post_processing=True,
         raise ValueError("int8 needs `representative_images` to calibrate on.")
     if uint8_input and quantization != "int8":
         raise ValueError(f"uint8_input needs quantization='int8'; received {quantization!r}.")
-    infer = _inference_function(model, post_processing,
-                                post_process_config or matching_post_process_config(model))
+    if post_process_config is None and hasattr(model, "detection_decoder"):
+        post_process_config = matching_post_process_config(model)
+    infer = _inference_function(model, post_processing, post_process_config)
     module = tf.Module()
     module.infer = infer
     # TensorFlow's tracking does not follow Keras 3 layers held in lists,
