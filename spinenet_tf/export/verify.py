@@ -30,13 +30,22 @@ def fit_to_input(image, input_size):
 
 
 class TFLiteDetector:
-    """A `.tflite` from `convert_to_tflite` run in LiteRT (2 threads)."""
+    """A `.tflite` from `convert_to_tflite` run in LiteRT (2 threads).
 
-    def __init__(self, flatbuffer, threads=2):
+    `xnnpack=False` runs LiteRT's built-in kernels without its default
+    XNNPACK delegate: ai-edge-litert 2.x's XNNPACK corrupts the heap and
+    aborts the process on our full-integer (int8) SpineNet-Mobile files
+    ("double free or corruption"), while the built-in kernels run them.
+    """
+
+    def __init__(self, flatbuffer, threads=2, xnnpack=True):
         from ai_edge_litert import interpreter as litert
 
+        resolver = (litert.OpResolverType.AUTO if xnnpack else
+                    litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         self.interpreter = litert.Interpreter(model_content=flatbuffer,
-                                              num_threads=threads)
+                                              num_threads=threads,
+                                              experimental_op_resolver_type=resolver)
         self.runner = self.interpreter.get_signature_runner("serving_default")
         (self.input_detail,) = self.runner.get_input_details().values()
         self.input_size = tuple(int(s) for s in self.input_detail["shape"][1:3])
