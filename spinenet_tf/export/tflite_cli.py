@@ -91,7 +91,8 @@ def export_and_verify_tflite(model, config, export_dir, quantization, raw_output
         matched, compared = matched + m, compared + c
     summary["top_detections_matched"] = [matched, compared]
     print(f"  top-5 detections with the same class at IoU >= 0.9: {matched} of {compared}")
-    metrics = coco_ap_of_keras_and_tflite(model, detector, dataset, progress=True)
+    metrics = coco_ap_of_keras_and_tflite(model, detector, dataset, progress=True,
+                                          keras_detector=keras_detector)
     keras_ap, tflite_ap = metrics["keras"]["AP"], metrics["tflite"]["AP"]
     summary.update(keras_ap=keras_ap, tflite_ap=tflite_ap,
                    ap_difference=tflite_ap - keras_ap)

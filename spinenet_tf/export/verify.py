@@ -103,9 +103,11 @@ def top_detections_match(expected, received, top=5, min_iou=0.9):
     return matched, count
 
 
-def coco_ap_of_keras_and_tflite(model, detector, dataset, max_images=None, progress=True):
-    """COCO AP of the Keras model and of the `.tflite` on a `CocoDataset`."""
-    keras_detector = KerasDetector(model)
+def coco_ap_of_keras_and_tflite(model, detector, dataset, max_images=None, progress=True,
+                                keras_detector=None):
+    """COCO AP of the Keras model and of the `.tflite` on a `CocoDataset`
+    (`keras_detector`: a `KerasDetector` of `model` to reuse)."""
+    keras_detector = keras_detector or KerasDetector(model)
     records = dataset.records[:max_images] if max_images else dataset.records
     found = {"keras": [], "tflite": []}
     bar = Progbar(len(records), unit_name="image") if progress else None
