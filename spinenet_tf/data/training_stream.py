@@ -1,7 +1,5 @@
 """The endless, shuffled example stream that training reads."""
 
-import tensorflow as tf
-
 
 def endless_shuffled(dataset, buffer_size, seed, skip=0):
     """`(index, element)` pairs of `dataset` repeated forever and shuffled.

@@ -4,7 +4,6 @@ same class at IoU >= 0.9)."""
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from spinenet_tf.data.preprocessing import normalize_image
 from spinenet_tf.detection import DetectionDecoder, TFLitePostProcessConfig
