@@ -93,11 +93,19 @@ def test_transferred_retinanet_gives_model_garden_outputs(name, activation, comp
         {k[1:]: v for k, v in received["class_logits"].items()},
         anchors, tf.constant([[128.0, 128.0]] * 2))
     predicted = ours.predict(images, verbose=0)
+    _, candidate_scores = ours.detection_decoder.decode(
+        received["class_logits"], received["box_deltas"],
+        ours.anchor_generator.flat_anchors(128, 128), (128, 128))
     for b in range(2):
         columns = slice(None) if compared is None else slice(0, 1)
-        np.testing.assert_allclose(
-            _detection_set(detections, b, top=compared)[:, columns],
-            _detection_set(theirs_on_ours, b, top=compared)[:, columns], atol=1e-4)
+        if compared is None:
+            _assert_same_detections_but_for_ties(
+                _detection_set(detections, b), _detection_set(theirs_on_ours, b),
+                np.asarray(candidate_scores[b]))
+        else:
+            np.testing.assert_allclose(
+                _detection_set(detections, b, top=compared)[:, columns],
+                _detection_set(theirs_on_ours, b, top=compared)[:, columns], atol=1e-4)
         # End to end (`predict` runs as a graph): the strongest detections
         # agree with Model Garden's own; near the score threshold, float
         # noise of 1e-6 can reorder near-tied scores and change NMS.
@@ -105,6 +113,25 @@ def test_transferred_retinanet_gives_model_garden_outputs(name, activation, comp
             np.testing.assert_allclose(
                 _detection_set(detections, b, top=compared or 10)[:, columns],
                 _detection_set(other, b, top=compared or 10)[:, columns], atol=2e-3)
+
+
+def _assert_same_detections_but_for_ties(ours, theirs, candidate_scores):
+    """Equal detection sets (rows of `_detection_set`), except for rows whose
+    score ties (within 1e-6) with another candidate of its class: which of
+    two tied overlapping boxes greedy NMS keeps is implementation-defined,
+    and the choice changes what it suppresses next. `candidate_scores` are
+    the image's pre-NMS scores [anchors, foreground classes]."""
+    def unmatched(rows, others):
+        return [row for row in rows
+                if not any(np.allclose(row, other, atol=1e-4) for other in others)]
+
+    differing = unmatched(ours, theirs) + unmatched(theirs, ours)
+    assert len(differing) <= max(len(ours), len(theirs)) // 10, (
+        f"{len(differing)} of {len(ours)} detections differ: {differing}")
+    for row in differing:
+        score, cls = row[0] / 1000, int(row[1])
+        tied = np.sum(np.abs(candidate_scores[:, cls - 1] - score) <= 1e-6)
+        assert tied >= 2, f"detection {row} differs and no other candidate ties with it"
 
 
 def _detection_set(detections, b, top=None):
