@@ -39,6 +39,11 @@ TFLITE = flags.DEFINE_enum("tflite", None, ["fp32", "fp16", "dynamic", "int8"],
 RAW_OUTPUTS = flags.DEFINE_boolean(
     "tflite_raw_outputs", False, "TFLite ends in raw class logits and box deltas "
     "instead of TFLite_Detection_PostProcess.")
+NMS = flags.DEFINE_enum(
+    "tflite_nms", "fast", ["fast", "regular"],
+    "The TFLite op's NMS: fast (class-agnostic, one class per box) or regular "
+    "(per-class, as the Keras model; run it with 1 thread, LiteRT's "
+    "multi-threaded regular NMS drops a class; see docs/export.md).")
 UINT8_INPUT = flags.DEFINE_boolean("uint8_input", False, "int8 TFLite takes uint8 images.")
 CALIBRATION_DATA = flags.DEFINE_string(
     "calibration_data", None, "Image folder to calibrate int8 on (default: the "
@@ -100,7 +105,7 @@ def main(argv):
             model, config, EXPORT_DIR.value, TFLITE.value, raw_outputs=RAW_OUTPUTS.value,
             uint8_input=UINT8_INPUT.value, calibration_data=CALIBRATION_DATA.value,
             calibration_images=CALIBRATION_IMAGES.value, verify=VERIFY.value,
-            verify_images=VERIFY_IMAGES.value)
+            verify_images=VERIFY_IMAGES.value, nms=NMS.value)
 
 
 if __name__ == "__main__":

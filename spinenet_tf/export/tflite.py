@@ -65,22 +65,36 @@ def _inference_function(model, post_processing, post_process_config):
     return infer
 
 
-def matching_post_process_config(model):
-    """The op's settings that detect what the Keras model's decoder detects:
-    per-class ("regular") NMS, one class per box, its score threshold, IoU
-    and detection count. The op's fast class-agnostic NMS is quicker on
-    device; pass a `TFLitePostProcessConfig` to choose it."""
+NMS_TYPES = ("fast", "regular")
+
+
+def detector_post_process_config(model, nms="fast"):
+    """The op's settings for `model`: its decoder's score threshold, IoU and
+    detection count, one class per output row, rows sorted by score.
+
+    nms="fast" (default): the op's class-agnostic NMS; boxes compete on
+    their best class score. It differs from the Keras decoder only where
+    boxes of different classes overlap (demo model: COCO AP 0.647 against
+    Keras' 0.662).
+    nms="regular": per-class NMS, what the Keras decoder does (demo: 0.658),
+    but LiteRT's multi-threaded regular NMS (ai-edge-litert 2.3; TensorFlow
+    issue 56058) never processes the class with 0-based index
+    `num_threads` when 1 < num_threads < number of classes: that class is
+    silently never detected. Run such a file with 1 thread.
+    """
+    if nms not in NMS_TYPES:
+        raise ValueError(f"nms must be one of {list(NMS_TYPES)}; received {nms!r}.")
     decoder = model.detection_decoder
     return TFLitePostProcessConfig(
         max_detections=decoder.max_detections, max_classes_per_detection=1,
-        detections_per_class=decoder.max_detections, use_regular_nms=True,
+        detections_per_class=decoder.max_detections, use_regular_nms=nms == "regular",
         nms_score_threshold=decoder.pre_nms_score_threshold,
         nms_iou_threshold=decoder.nms_iou_threshold)
 
 
 def convert_to_tflite(model, quantization="fp32", post_processing=True,
                       representative_images=None, uint8_input=False,
-                      post_process_config=None):
+                      post_process_config=None, nms="fast"):
     """Converts a RetinaNet or SpineNetClassifier; returns the flatbuffer bytes.
 
     Args:
@@ -92,7 +106,8 @@ def convert_to_tflite(model, quantization="fp32", post_processing=True,
             0..255 images `[height, width, 3]` of the model's input size.
         uint8_input: the input tensor is uint8 ("int8" only).
         post_process_config: a `TFLitePostProcessConfig` for the op
-            (default: `matching_post_process_config(model)`).
+            (default: `detector_post_process_config(model, nms)`).
+        nms: "fast" or "regular", see `detector_post_process_config`.
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {list(QUANTIZATIONS)}; "
@@ -102,7 +117,7 @@ def convert_to_tflite(model, quantization="fp32", post_processing=True,
     if uint8_input and quantization != "int8":
         raise ValueError(f"uint8_input needs quantization='int8'; received {quantization!r}.")
     if post_process_config is None and hasattr(model, "detection_decoder"):
-        post_process_config = matching_post_process_config(model)
+        post_process_config = detector_post_process_config(model, nms)
     infer = _inference_function(model, post_processing, post_process_config)
     module = tf.Module()
     module.infer = infer
@@ -141,9 +156,58 @@ def convert_to_tflite(model, quantization="fp32", post_processing=True,
             converter.representative_dataset = representative_dataset
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                                                    tf.lite.OpsSet.TFLITE_BUILTINS]
-            if uint8_input:
-                converter.inference_input_type = tf.uint8
+            return _full_integer(converter, tf.uint8 if uint8_input else tf.float32)
         return converter.convert()
+
+
+# The range (scale * 255) the converter gives a tensor that was constant
+# during calibration: its minimum, 2e-6.
+_CONSTANT_RANGE = 2e-6
+
+
+def _full_integer(converter, input_type):
+    """Calibrates, then quantizes; ops that write or read a tensor that was
+    constant during calibration stay float.
+
+    Such tensors occur in trained SpineNet-Mobile models: a squeeze-excitation
+    with one reduce channel whose ReLU is 0 on every calibration image. The
+    converter gives them a range of 2e-6, and LiteRT's XNNPACK delegate cannot
+    requantize across it: on such a file it fails, and in the full model
+    aborts the process ("double free or corruption"). The same two steps as
+    `converter.convert()` (calibrate, then MLIR quantize), run by hand so
+    that the second can keep those few ops float, as TensorFlow's own
+    `QuantizationDebugger` does.
+    """
+    from tensorflow.lite.python.convert import mlir_quantize
+
+    converter._experimental_calibrate_only = True
+    calibrated = converter.convert()
+    quantized = mlir_quantize(calibrated, input_data_type=input_type)
+    nodes = _nodes_around_constant_tensors(quantized)
+    if nodes:
+        quantized = mlir_quantize(calibrated, input_data_type=input_type,
+                                  denylisted_nodes=nodes)
+    return quantized
+
+
+def _nodes_around_constant_tensors(flatbuffer):
+    """Output names of the ops that write or read an int8 activation that
+    was constant during calibration."""
+    from ai_edge_litert import interpreter as litert
+
+    interpreter = litert.Interpreter(
+        model_content=flatbuffer,
+        experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    operations = interpreter._get_ops_details()  # as QuantizationDebugger reads them
+    written = {index for op in operations for index in op["outputs"]}
+    constant = {index for index in written
+                if 0 < tensors[index]["quantization_parameters"]["scales"].size
+                and tensors[index]["quantization_parameters"]["scales"].max() * 255
+                <= _CONSTANT_RANGE * 1.001}
+    return sorted({tensors[index]["name"] for op in operations
+                   if constant & set(op["inputs"]) | constant & set(op["outputs"])
+                   for index in op["outputs"]})
 
 
 def write_tflite(flatbuffer, path):

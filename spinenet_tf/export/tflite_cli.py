@@ -1,5 +1,6 @@
 """`export_saved_model.py --tflite ...`: convert, write, verify, report."""
 
+import functools
 import glob
 import os
 
@@ -7,8 +8,8 @@ import numpy as np
 
 from spinenet_tf.export.tflite import convert_to_tflite, write_tflite
 from spinenet_tf.export.verify import (
-    KerasDetector, TFLiteDetector, coco_ap_of_keras_and_tflite, fit_to_input,
-    load_image, tflite_detections, tflite_latency_ms, top_detections_match)
+    KerasDetector, TFLiteDetector, coco_ap_of_detectors, fit_to_input, load_image,
+    suppress_across_classes, tflite_detections, tflite_latency_ms, top_detections_match)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
@@ -33,8 +34,14 @@ def _coco_dataset(data):
 
 def export_and_verify_tflite(model, config, export_dir, quantization, raw_outputs=False,
                              uint8_input=False, calibration_data=None,
-                             calibration_images=100, verify=False, verify_images=20):
-    """Writes `export_dir/model_<quantization>.tflite`; returns a summary dict."""
+                             calibration_images=100, verify=False, verify_images=20,
+                             nms="fast"):
+    """Writes `export_dir/model_<quantization>.tflite`; returns a summary dict.
+
+    With `verify`, a quantized file's COCO AP is set beside the Keras
+    model's and beside an fp32 file's with the same post-processing, so the
+    quantization's own cost is not mixed up with the op's NMS semantics.
+    """
     is_detector = hasattr(model, "decode_detections")
     input_size = tuple(int(s) for s in model.inputs[0].shape[1:3])
     representative = None
@@ -49,7 +56,7 @@ def export_and_verify_tflite(model, config, export_dir, quantization, raw_output
     flatbuffer = convert_to_tflite(model, quantization,
                                    post_processing=is_detector and not raw_outputs,
                                    representative_images=representative,
-                                   uint8_input=uint8_input)
+                                   uint8_input=uint8_input, nms=nms)
     path, size = write_tflite(flatbuffer, os.path.join(export_dir,
                                                        f"model_{quantization}.tflite"))
     summary = {"tflite": path, "tflite_mib": size / 2**20}
@@ -59,47 +66,69 @@ def export_and_verify_tflite(model, config, export_dir, quantization, raw_output
     if not is_detector or raw_outputs:
         raise ValueError("--verify checks detectors exported with post-processing.")
     dataset = _coco_dataset(config.eval_data)
-    # int8 files crash LiteRT's XNNPACK delegate (see TFLiteDetector).
-    xnnpack = quantization != "int8"
-    detector = TFLiteDetector(flatbuffer, xnnpack=xnnpack)
-    if not xnnpack:
-        print("  running int8 without the XNNPACK delegate (it aborts on these files)")
+    # The op's multi-threaded regular NMS drops a class (see
+    # detector_post_process_config).
+    threads = 1 if nms == "regular" else 2
+    detector = TFLiteDetector(flatbuffer, threads=threads)
+    print(f"  running in LiteRT (XNNPACK delegate) on {threads} "
+          f"thread{'s' * (threads > 1)}")
     images = [fit_to_input(load_image(r.path), input_size)[0]
               for r in dataset.records[:verify_images]]
     if quantization == "fp32":
-        raw = TFLiteDetector(convert_to_tflite(model, "fp32", post_processing=False))
-        from spinenet_tf.data.preprocessing import normalize_image
-        from spinenet_tf.detection.anchor_generator import flatten_multilevel
-
-        worst = 0.0
-        for image in images:
-            out = raw(image)
-            expected = model(normalize_image(image / 255.0)[None], training=False)
-            worst = max(worst, float(np.max(np.abs(
-                out["class_logits"] - flatten_multilevel(expected["class_logits"],
-                                                         model.num_classes)))),
-                        float(np.max(np.abs(out["box_deltas"] - flatten_multilevel(
-                            expected["box_deltas"], 4)))))
-        summary["raw_max_abs_difference"] = worst
+        summary["raw_max_abs_difference"] = _raw_output_difference(model, images)
         print(f"  raw outputs vs Keras on {len(images)} images: max |difference| "
-              f"{worst:.2e} ({'within' if worst <= 1e-3 else 'OVER'} 1e-3)")
+              f"{summary['raw_max_abs_difference']:.2e} "
+              f"({'within' if summary['raw_max_abs_difference'] <= 1e-3 else 'OVER'} 1e-3)")
     matched = compared = 0
     keras_detector = KerasDetector(model)
     for image in images:
-        m, c = top_detections_match(keras_detector(image),
-                                    tflite_detections(detector, image))
+        expected = keras_detector(image)
+        if nms == "fast":  # the op keeps one box per object, of any class
+            expected = suppress_across_classes(
+                expected, model.detection_decoder.nms_iou_threshold)
+        m, c = top_detections_match(expected, tflite_detections(detector, image))
         matched, compared = matched + m, compared + c
     summary["top_detections_matched"] = [matched, compared]
-    print(f"  top-5 detections with the same class at IoU >= 0.9: {matched} of {compared}")
-    metrics = coco_ap_of_keras_and_tflite(model, detector, dataset, progress=True,
-                                          keras_detector=keras_detector)
-    keras_ap, tflite_ap = metrics["keras"]["AP"], metrics["tflite"]["AP"]
-    summary.update(keras_ap=keras_ap, tflite_ap=tflite_ap,
-                   ap_difference=tflite_ap - keras_ap)
-    print(f"  COCO AP on {dataset.num_images} images: Keras {keras_ap:.3f}, TFLite "
-          f"{tflite_ap:.3f} (difference {100 * (tflite_ap - keras_ap):+.1f} points)")
+    print(f"  Keras' top-5 detections{' after class-agnostic NMS' * (nms == 'fast')} "
+          f"with a TFLite one of the same class at IoU >= 0.9: {matched} of {compared}")
+    detectors = {"keras": keras_detector,
+                 quantization: functools.partial(tflite_detections, detector)}
+    if quantization != "fp32":
+        fp32 = TFLiteDetector(convert_to_tflite(model, "fp32", nms=nms), threads=threads)
+        detectors["fp32"] = functools.partial(tflite_detections, fp32)
+    metrics = coco_ap_of_detectors(detectors, dataset, input_size)
+    ap = {name: m["AP"] for name, m in metrics.items()}
+    summary.update(keras_ap=ap["keras"], tflite_ap=ap[quantization],
+                   ap_difference=ap[quantization] - ap["keras"])
+    line = (f"  COCO AP on {dataset.num_images} images: Keras {ap['keras']:.3f}, "
+            f"TFLite {quantization} {ap[quantization]:.3f} "
+            f"({100 * (ap[quantization] - ap['keras']):+.1f} points)")
+    if quantization != "fp32":
+        summary.update(tflite_fp32_ap=ap["fp32"],
+                       quantization_ap_difference=ap[quantization] - ap["fp32"])
+        line += (f"; TFLite fp32 {ap['fp32']:.3f}, so quantization costs "
+                 f"{100 * (ap[quantization] - ap['fp32']):+.1f} points")
+    print(line)
     latency = tflite_latency_ms(detector, images[0])
     summary["latency_ms"] = latency
-    print(f"  latency (2 threads, median of 20{'' if xnnpack else ', no XNNPACK'}): "
+    print(f"  latency ({threads} thread{'s' * (threads > 1)}, median of 20): "
           f"{latency:.1f} ms")
     return summary
+
+
+def _raw_output_difference(model, images):
+    """Largest |difference| of an fp32 raw-output `.tflite` and the Keras model."""
+    from spinenet_tf.data.preprocessing import normalize_image
+    from spinenet_tf.detection.anchor_generator import flatten_multilevel
+
+    raw = TFLiteDetector(convert_to_tflite(model, "fp32", post_processing=False))
+    worst = 0.0
+    for image in images:
+        out = raw(image)
+        expected = model(normalize_image(image / 255.0)[None], training=False)
+        worst = max(worst, float(np.max(np.abs(
+            out["class_logits"] - flatten_multilevel(expected["class_logits"],
+                                                     model.num_classes)))),
+                    float(np.max(np.abs(out["box_deltas"] - flatten_multilevel(
+                        expected["box_deltas"], 4)))))
+    return worst

@@ -1,9 +1,10 @@
 """Checks an exported `.tflite` against the Keras model it came from.
 
-`TFLiteDetector` runs a detection `.tflite` in LiteRT; `verify_tflite`
-compares it with the Keras model on a few images (raw outputs, top
-detections), `coco_ap_of_keras_and_tflite` evaluates both on COCO-format
-data with pycocotools, and `tflite_latency_ms` times the interpreter.
+`TFLiteDetector` runs a detection `.tflite` in LiteRT, `KerasDetector` the
+Keras model on the same input; `top_detections_match` compares their
+detections on one image, `coco_ap_of_detectors` evaluates them on
+COCO-format data with pycocotools, and `tflite_latency_ms` times the
+interpreter. `spinenet_tf.export.tflite_cli` puts them together.
 """
 
 import statistics
@@ -30,12 +31,10 @@ def fit_to_input(image, input_size):
 
 
 class TFLiteDetector:
-    """A `.tflite` from `convert_to_tflite` run in LiteRT (2 threads).
-
-    `xnnpack=False` runs LiteRT's built-in kernels without its default
-    XNNPACK delegate: ai-edge-litert 2.x's XNNPACK corrupts the heap and
-    aborts the process on our full-integer (int8) SpineNet-Mobile files
-    ("double free or corruption"), while the built-in kernels run them.
+    """A `.tflite` from `convert_to_tflite` run in LiteRT (`threads` threads;
+    1 for files with the op's regular NMS, see
+    `spinenet_tf.export.tflite.detector_post_process_config`), with LiteRT's
+    default XNNPACK delegate or, `xnnpack=False`, its built-in kernels only.
     """
 
     def __init__(self, flatbuffer, threads=2, xnnpack=True):
@@ -91,6 +90,23 @@ def _iou(a, b):
     return inter / union if union > 0 else 0.0
 
 
+def suppress_across_classes(detections, iou_threshold):
+    """Keras detections as class-agnostic NMS would keep them: each one,
+    strongest first, is dropped if it overlaps a kept one of any class by
+    more than `iou_threshold`. What the TFLite op's fast NMS is compared
+    with, since it does not keep a second class's box on the same object."""
+    count = int(detections["num_detections"])
+    kept = []
+    for k in range(count):
+        box = detections["detection_boxes"][k]
+        if all(_iou(box, detections["detection_boxes"][j]) <= iou_threshold for j in kept):
+            kept.append(k)
+    return {"detection_boxes": detections["detection_boxes"][kept],
+            "detection_scores": detections["detection_scores"][kept],
+            "detection_classes": detections["detection_classes"][kept],
+            "num_detections": len(kept)}
+
+
 def top_detections_match(expected, received, top=5, min_iou=0.9):
     """Each of the `top` best Keras detections has a TFLite detection of the
     same class at IoU >= `min_iou`; returns (matched, compared)."""
@@ -103,19 +119,22 @@ def top_detections_match(expected, received, top=5, min_iou=0.9):
     return matched, count
 
 
-def coco_ap_of_keras_and_tflite(model, detector, dataset, max_images=None, progress=True,
-                                keras_detector=None):
-    """COCO AP of the Keras model and of the `.tflite` on a `CocoDataset`
-    (`keras_detector`: a `KerasDetector` of `model` to reuse)."""
-    keras_detector = keras_detector or KerasDetector(model)
+def coco_ap_of_detectors(detectors, dataset, input_size, max_images=None, progress=True):
+    """COCO metrics of each detector on a `CocoDataset`.
+
+    `detectors` maps a name to a function from an input-size image (0..255)
+    to its detections in input pixels with our class ids: a `KerasDetector`,
+    or `functools.partial(tflite_detections, tflite_detector)`. Every image
+    is resized and padded once and run through all of them. Returns
+    {name: metrics}."""
     records = dataset.records[:max_images] if max_images else dataset.records
-    found = {"keras": [], "tflite": []}
+    found = {name: [] for name in detectors}
     bar = Progbar(len(records), unit_name="image") if progress else None
     for record in records:
-        image, info = fit_to_input(load_image(record.path), detector.input_size)
+        image, info = fit_to_input(load_image(record.path), input_size)
         scale = np.tile(info[2], 2)
-        for name, detections in (("keras", keras_detector(image)),
-                                 ("tflite", tflite_detections(detector, image))):
+        for name, detect in detectors.items():
+            detections = detect(image)
             count = int(detections["num_detections"])
             for box, score, cls in zip(detections["detection_boxes"][:count] / scale,
                                        detections["detection_scores"][:count],

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from spinenet_tf.data import synthetic
@@ -28,8 +29,8 @@ def test_export_of_a_trained_model_dir_serves_its_detections(tmp_path):
     # int8 calibrated on the run's training images, verified on its eval data.
     assert "Calibrating int8 on 4 images" in result.stdout
     assert os.path.getsize(os.path.join(export_dir, "model_int8.tflite")) > 10_000
-    for line in ("top-5 detections with the same class", "COCO AP on 4 images: Keras",
-                 "latency (2 threads"):
+    for line in ("top-5 detections after class-agnostic NMS", "COCO AP on 4 images: Keras",
+                 "TFLite fp32", "so quantization costs", "latency (2 threads"):
         assert line in result.stdout, result.stdout
 
     from spinenet_tf.training.trainer import restore_trained_model
@@ -57,3 +58,40 @@ def test_usage_errors_say_what_was_received(tmp_path):
     result = subprocess.run(command + ["--model_dir", str(tmp_path)], capture_output=True,
                             text=True)
     assert result.returncode != 0 and "config.yaml not found" in result.stderr
+
+
+def test_export_of_a_model_garden_checkpoint_serves_model_garden_detections(tmp_path):
+    """`--config` + `--model_garden_checkpoint`: the SavedModel gives the
+    detections of the tf-models-official model that wrote the checkpoint."""
+    pytest.importorskip("tf_keras")
+    sys.path.insert(0, os.path.join(ROOT, "tests", "convert"))
+    from conftest import randomize_batch_norm
+    from test_model_garden_detection import _randomize_predictors
+
+    from spinenet_tf import convert
+    from spinenet_tf.data.preprocessing import normalize_image
+    from spinenet_tf.training import builders
+    from spinenet_tf.training.config import load_config
+
+    config_path = os.path.join(ROOT, "configs", "retinanet_mobile_synthetic_demo.yaml")
+    ours = builders.build_model(load_config(config_path))
+    reference = convert.build_model_garden_retinanet(ours)
+    image = np.random.default_rng(3).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    normalized = np.asarray(normalize_image(image / 255.0), "float32")[None]
+    randomize_batch_norm(reference)
+    _randomize_predictors(reference, normalized)
+    tf.train.Checkpoint(**reference.checkpoint_items).save(str(tmp_path / "garden" / "ckpt"))
+
+    export_dir = str(tmp_path / "export")
+    result = run([sys.executable, os.path.join(ROOT, "export_saved_model.py"),
+                  "--config", config_path, "--model_garden_checkpoint",
+                  str(tmp_path / "garden"), "--export_dir", export_dir])
+    assert "weights from the Model Garden checkpoint" in result.stdout, result.stdout
+    expected = reference(normalized, image_shape=tf.constant([[128, 128]]), training=False)
+    served = tf.saved_model.load(export_dir).signatures["serving_default"](
+        images=image[None])
+    count = int(expected["num_detections"][0])
+    assert count > 0 and int(served["num_detections"][0]) == count
+    # The strongest scores: with random weights, tied boxes may swap.
+    np.testing.assert_allclose(served["detection_scores"][0, :5],
+                               expected["detection_scores"][0, :5], atol=1e-4)
