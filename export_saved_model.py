@@ -1,6 +1,6 @@
 """Export a SpineNet RetinaNet or classifier as a SavedModel for TF Serving.
 
-    # a train.py model dir (latest checkpoint and its config.yaml):
+    # a train.py model dir (its model.keras at the latest checkpoint):
     python export_saved_model.py --model_dir runs/demo --export_dir exports/demo
     # a config alone (random weights, for trying things):
     python export_saved_model.py --config configs/retinanet_spinenet49s_coco.yaml \\
@@ -24,6 +24,8 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app, flags  # noqa: E402
+
+from spinenet_tf.cli import with_clear_errors  # noqa: E402
 
 MODEL_DIR = flags.DEFINE_string("model_dir", None, "A train.py model dir to export.")
 CONFIG = flags.DEFINE_string("config", None, "An experiment YAML (without --model_dir).")
@@ -57,8 +59,11 @@ VERIFY_IMAGES = flags.DEFINE_integer("verify_images", 20, "Images for --verify."
 
 
 def load_model():
-    """The model to export, its config and where its weights came from."""
-    from spinenet_tf.training.trainer import build_compiled_model, restore_trained_model
+    """The model to export, its task (None without a config) and where its
+    weights came from."""
+    from spinenet_tf.checkpoints import CONFIG_FILE, load_model_dir
+    from spinenet_tf.config import load_config
+    from spinenet_tf.tasks import task_for_config
 
     if bool(MODEL_DIR.value) == bool(CONFIG.value):
         raise app.UsageError("Give exactly one of --model_dir and --config; received "
@@ -66,22 +71,19 @@ def load_model():
     if MODEL_DIR.value:
         if GARDEN_CHECKPOINT.value or OVERRIDES.value:
             raise app.UsageError("--model_garden_checkpoint and --set go with --config.")
-        model, config, checkpoint = restore_trained_model(MODEL_DIR.value)
-        return model, config, f"weights from {checkpoint}"
-    from spinenet_tf.training.config import load_config
-
-    config = load_config(CONFIG.value, OVERRIDES.value)
-    model, _ = build_compiled_model(config)
+        model, checkpoint = load_model_dir(MODEL_DIR.value)
+        config_path = os.path.join(MODEL_DIR.value, CONFIG_FILE)
+        task = (task_for_config(load_config(config_path))
+                if os.path.exists(config_path) else None)
+        return model, task, f"weights from {checkpoint or 'model.keras'}"
+    task = task_for_config(load_config(CONFIG.value, OVERRIDES.value))
+    model = task.build_model()
     if not GARDEN_CHECKPOINT.value:
-        return model, config, "random weights (no checkpoint given)"
-    if config.model.type != "retinanet":
-        raise app.UsageError("--model_garden_checkpoint loads RetinaNet checkpoints; "
-                             f"the config's model.type is {config.model.type!r}.")
-    from spinenet_tf.convert.model_garden_detection import (
-        load_model_garden_retinanet_checkpoint)
+        return model, task, "random weights (no checkpoint given)"
+    from spinenet_tf.convert import load_model_garden_checkpoint
 
-    load_model_garden_retinanet_checkpoint(model, GARDEN_CHECKPOINT.value)
-    return model, config, f"weights from the Model Garden checkpoint {GARDEN_CHECKPOINT.value}"
+    load_model_garden_checkpoint(model, GARDEN_CHECKPOINT.value)
+    return model, task, f"weights from the Model Garden checkpoint {GARDEN_CHECKPOINT.value}"
 
 
 def directory_size(path):
@@ -89,11 +91,12 @@ def directory_size(path):
                for root, _, names in os.walk(path) for name in names)
 
 
+@with_clear_errors
 def main(argv):
     del argv
     from spinenet_tf.export import export_saved_model
 
-    model, config, source = load_model()
+    model, task, source = load_model()
     path = export_saved_model(model, EXPORT_DIR.value, batch_size=BATCH_SIZE.value)
     print(f"SavedModel ({source}) in {path}: "
           f"{directory_size(path) / 2**20:.1f} MiB; signatures serving_default, "
@@ -102,7 +105,7 @@ def main(argv):
         from spinenet_tf.export.tflite_cli import export_and_verify_tflite
 
         export_and_verify_tflite(
-            model, config, EXPORT_DIR.value, TFLITE.value, raw_outputs=RAW_OUTPUTS.value,
+            model, task, EXPORT_DIR.value, TFLITE.value, raw_outputs=RAW_OUTPUTS.value,
             uint8_input=UINT8_INPUT.value, calibration_data=CALIBRATION_DATA.value,
             calibration_images=CALIBRATION_IMAGES.value, verify=VERIFY.value,
             verify_images=VERIFY_IMAGES.value, nms=NMS.value)

@@ -16,6 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app, flags  # noqa: E402
 
+from spinenet_tf.cli import with_clear_errors  # noqa: E402
+
 CONFIG = flags.DEFINE_string("config", None, "Experiment YAML.", required=True)
 MODEL_DIR = flags.DEFINE_string("model_dir", None, "Output / checkpoint folder.",
                                 required=True)
@@ -38,12 +40,13 @@ CPU_DEVICES = flags.DEFINE_integer(
 VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0, 1 (bar) or 2.")
 
 
+@with_clear_errors
 def main(argv):
     del argv
     if CPU_DEVICES.value:
         from spinenet_tf.training.strategy import split_cpu
         split_cpu(CPU_DEVICES.value)
-    from spinenet_tf.training.config import load_config
+    from spinenet_tf.config import load_config
     from spinenet_tf.training.strategy import get_strategy
     from spinenet_tf.training.trainer import Trainer
 

@@ -76,6 +76,9 @@ def benchmark(builder, model_id, size, runs, warmup, jit_compile=False):
 
 def main(argv):
     del argv
+    from spinenet_tf.hardware import hardware_line
+
+    print(hardware_line(), flush=True)
     machine = (f"{platform.processor() or platform.machine()}, "
                f"{os.cpu_count()} logical CPUs, TensorFlow {tf.__version__}")
     mode = "XLA" if JIT.value else "tf.function graph"

@@ -31,7 +31,6 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from spinenet_tf import RetinaNet, convert  # noqa: E402
-from spinenet_tf.data import preprocess_for_detection  # noqa: E402
 
 RUNS = flags.DEFINE_integer("runs", 20, "Timed runs per model and path.")
 WARMUP = flags.DEFINE_integer("warmup", 3, "Untimed runs per model and path.")
@@ -76,8 +75,8 @@ def benchmark(name, size, runs, warmup):
         return reference.head(reference.backbone(x, training=False), training=False)
 
     def ours_end_to_end(image):
-        x, _ = preprocess_for_detection(image, (size, size))
-        return ours.decode_detections(ours(x[None], training=False), x[None])
+        x, info = ours.preprocessor(image[None])
+        return ours.serving_outputs(x, info)
 
     def reference_end_to_end(image):
         x = preprocess_ops.normalize_image(image)
@@ -109,6 +108,9 @@ def benchmark(name, size, runs, warmup):
 
 def main(argv):
     del argv
+    from spinenet_tf.hardware import hardware_line
+
+    print(hardware_line(), flush=True)
     machine = (f"{platform.processor() or platform.machine()}, "
                f"{os.cpu_count()} logical CPUs, TensorFlow {tf.__version__}")
     print(f"batch 1, fp32, tf.function graph, median of {RUNS.value} runs; {machine}")

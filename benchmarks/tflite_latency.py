@@ -96,16 +96,18 @@ def ap_drop(model_dir):
 
     from spinenet_tf.data.coco import load_coco
     from spinenet_tf.export.tflite import convert_to_tflite
-    from spinenet_tf.export.tflite_cli import _image_paths
+    from spinenet_tf.export.tflite_cli import image_paths
     from spinenet_tf.export.verify import (
         KerasDetector, TFLiteDetector, coco_ap_of_detectors, fit_to_input, load_image,
         tflite_detections)
-    from spinenet_tf.training.trainer import restore_trained_model
+    from spinenet_tf.checkpoints import CONFIG_FILE, load_model_dir
+    from spinenet_tf.config import load_config
 
-    model, config, _ = restore_trained_model(model_dir)
+    model, _ = load_model_dir(model_dir)
+    config = load_config(os.path.join(model_dir, CONFIG_FILE))
     size = tuple(int(s) for s in model.inputs[0].shape[1:3])
     calibration = [fit_to_input(load_image(p), size)[0]
-                   for p in _image_paths(config.train_data.image_dir, 100)]
+                   for p in image_paths(config.train_data.image_dir, 100)]
     dataset = load_coco(config.eval_data.annotations, config.eval_data.image_dir)
     detectors = {"keras": KerasDetector(model)}
     for name, flatbuffer in (
@@ -121,6 +123,9 @@ def ap_drop(model_dir):
 
 def main(argv):
     del argv
+    from spinenet_tf.hardware import hardware_line
+
+    print(hardware_line(), flush=True)
     machine = (f"{platform.processor() or platform.machine()}, "
                f"{os.cpu_count()} logical CPUs, TensorFlow {tf.__version__}")
     results, sizes = latency(RUNS.value, WARMUP.value)

@@ -19,6 +19,8 @@ import time
 
 from absl import app, flags
 
+from spinenet_tf.cli import with_clear_errors
+
 OUTPUT_DIR = flags.DEFINE_string("output_dir", "outputs/demo", "Where results go.")
 TRAIN_STEPS = flags.DEFINE_integer(
     "train_steps", None, "Training steps (default: the demo config's).")
@@ -31,7 +33,7 @@ CONFIG_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 
 def demo_config(data_dir, train_steps=None):
     """The demo experiment with its data paths pointed at `data_dir`."""
-    from spinenet_tf.training.config import load_config
+    from spinenet_tf.config import load_config
 
     if not os.path.exists(CONFIG_PATH):
         raise FileNotFoundError(
@@ -55,6 +57,7 @@ def demo_config(data_dir, train_steps=None):
     return load_config(CONFIG_PATH, overrides)
 
 
+@with_clear_errors
 def main(argv):
     del argv
     import tensorflow as tf
@@ -83,7 +86,7 @@ def main(argv):
 
     export_dir = os.path.join(out_dir, "export")
     print(f"Exporting to {export_dir} ...")
-    summary = export(trainer.model, config, export_dir)
+    summary = export(trainer.model, trainer.task, export_dir)
     minutes = (time.time() - started) / 60
     print(f"\nDone in {minutes:.1f} min. Results in {run_dir}:")
     for name in ("metrics.json", "detections.png", "curves.png", "model.keras",
@@ -97,33 +100,32 @@ def main(argv):
             "export": summary}, f, indent=2)
 
 
-def export(model, config, export_dir):
+def export(model, task, export_dir):
     """SavedModel + int8 TFLite (uint8 input), both verified; a summary."""
     import numpy as np
     import tensorflow as tf
 
+    from spinenet_tf.data.coco import load_coco
     from spinenet_tf.export import export_saved_model
     from spinenet_tf.export.tflite_cli import export_and_verify_tflite
-    from spinenet_tf.export.verify import KerasDetector, fit_to_input, load_image
+    from spinenet_tf.export.verify import load_image
 
     saved_model = export_saved_model(model, os.path.join(export_dir, "saved_model"))
     size = sum(os.path.getsize(os.path.join(root, name))
                for root, _, names in os.walk(saved_model) for name in names)
     # Verify the SavedModel: its signature against the Keras model.
-    from spinenet_tf.data.coco import load_coco
-
-    record = load_coco(config.eval_data.annotations, config.eval_data.image_dir).records[0]
-    image = load_image(record.path)
+    data = task.config.eval_data
+    image = load_image(load_coco(data.annotations, data.image_dir).records[0].path)
     loaded = tf.saved_model.load(saved_model)
     served = loaded.signatures["serving_default"](images=image[None])
-    expected = KerasDetector(model)(fit_to_input(image, model.inputs[0].shape[1:3])[0])
-    count = int(expected["num_detections"])
+    expected = model.serving_outputs(*model.preprocessor(image[None]))
+    count = int(expected["num_detections"][0])
     same = int(served["num_detections"][0]) == count and np.allclose(
-        served["detection_scores"][0, :count], expected["detection_scores"][:count],
+        served["detection_scores"][0, :count], expected["detection_scores"][0, :count],
         atol=1e-4)
     print(f"SavedModel: {saved_model}, {size / 2**20:.1f} MiB; its serving signature "
           f"{'gives' if same else 'does NOT give'} the Keras model's detections")
-    summary = export_and_verify_tflite(model, config, export_dir, "int8",
+    summary = export_and_verify_tflite(model, task, export_dir, "int8",
                                        uint8_input=True, verify=True)
     summary.update(saved_model=saved_model, saved_model_mib=size / 2**20,
                    saved_model_matches_keras=bool(same))

@@ -35,48 +35,35 @@ SPINENET_BLOCK_SPECS = (
 
 # SpineNet-Mobile (Du et al. 2020b): every block is an MBConv. Map 0 is the
 # L1 stem block, map 1 the L2 stem block.
-SPINENET_MOBILE_BLOCK_SPECS = (
-    (2, "mbconv", (0, 1), False),
-    (2, "mbconv", (1, 2), False),
-    (4, "mbconv", (1, 2), False),
-    (3, "mbconv", (3, 4), False),
-    (4, "mbconv", (3, 5), False),
-    (6, "mbconv", (4, 6), False),
-    (4, "mbconv", (4, 6), False),
-    (5, "mbconv", (7, 8), False),
-    (7, "mbconv", (7, 9), False),
-    (5, "mbconv", (9, 10), False),
-    (5, "mbconv", (9, 11), False),
-    (4, "mbconv", (6, 11), True),
-    (3, "mbconv", (5, 11), True),
-    (5, "mbconv", (8, 13), True),
-    (7, "mbconv", (6, 15), True),
-    (6, "mbconv", (13, 15), True),
-)
+SPINENET_MOBILE_BLOCK_SPECS = tuple(
+    (level, "mbconv", inputs, is_output) for level, inputs, is_output in (
+        (2, (0, 1), False), (2, (1, 2), False), (4, (1, 2), False),
+        (3, (3, 4), False), (4, (3, 5), False), (6, (4, 6), False),
+        (4, (4, 6), False), (5, (7, 8), False), (7, (7, 9), False),
+        (5, (9, 10), False), (5, (9, 11), False), (4, (6, 11), True),
+        (3, (5, 11), True), (5, (8, 13), True), (7, (6, 15), True),
+        (6, (13, 15), True),
+    ))
+
+
+def _scale_decreased(specs):
+    """SpineNet-49's fifteen blocks in ResNet-50 order (by level, the
+    residual block of each level first), each fed by the two maps before it,
+    the last block of every level L3..L7 an output."""
+    blocks = sorted(specs[:15], key=lambda spec: (spec[0], spec[1] != "residual"))
+    last = {level: index for index, (level, *_) in enumerate(blocks)}
+    return tuple((level, block_fn, (index, index + 1), level >= 3 and last[level] == index)
+                 for index, (level, block_fn, _, _) in enumerate(blocks))
+
 
 # The scale-decreased starting point of the paper, in the same language: the
 # fifteen blocks of SpineNet-49 (same levels, same block types, so the same
-# block compute) in ResNet-50 order -- resolution only ever decreases -- each
-# block fed by the two maps before it, and the last block of every level
-# L3..L7 an output. Build it with `SpineNet("49", block_specs=...)` to compare
-# scale-permuted and scale-decreased on equal footing.
-SCALE_DECREASED_BLOCK_SPECS = (
-    (2, "bottleneck", (0, 1), False),
-    (3, "bottleneck", (1, 2), False),
-    (3, "bottleneck", (2, 3), True),
-    (4, "residual", (3, 4), False),
-    (4, "bottleneck", (4, 5), False),
-    (4, "bottleneck", (5, 6), False),
-    (4, "bottleneck", (6, 7), True),
-    (5, "residual", (7, 8), False),
-    (5, "bottleneck", (8, 9), False),
-    (5, "bottleneck", (9, 10), False),
-    (5, "bottleneck", (10, 11), True),
-    (6, "residual", (11, 12), False),
-    (6, "bottleneck", (12, 13), True),
-    (7, "residual", (13, 14), False),
-    (7, "bottleneck", (14, 15), True),
-)
+# block compute) in ResNet-50 order -- resolution only ever decreases: levels
+# 2, 3 3, 4R 4 4 4, 5R 5 5 5, 6R 6, 7R 7 -- each block fed by the two maps
+# before it, and the last block of every level L3..L7 an output. Build it
+# with `SpineNet("49", block_specs=...)` to compare scale-permuted and
+# scale-decreased on equal footing.
+SCALE_DECREASED_BLOCK_SPECS = _scale_decreased(SPINENET_BLOCK_SPECS)
 
 SPINENET_BLOCK_FNS = ("bottleneck", "residual")
 MOBILE_BLOCK_FNS = ("mbconv",)

@@ -3,8 +3,7 @@
 import keras
 
 from spinenet_tf.backbones import block_specs as specs_lib
-from spinenet_tf.backbones import scale_permuted_network as spn
-from spinenet_tf.layers.conv_norm_layer import ConvNormFactory
+from spinenet_tf.backbones.scale_permuted_backbone import ScalePermutedBackbone
 from spinenet_tf.layers.depthwise_resampling import DepthwiseResampling
 from spinenet_tf.layers.mbconv_block import MBConvBlock
 
@@ -23,7 +22,7 @@ STEM_STRIDES = (1, 2)
 
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
-class SpineNetMobile(keras.Model):
+class SpineNetMobile(ScalePermutedBackbone):
     """SpineNet-Mobile: SpineNet's search space with MBConv blocks.
 
     Stem: 3x3 stride-2 conv -> BN -> act, an MBConv at L1 and a stride-2
@@ -54,150 +53,58 @@ class SpineNetMobile(keras.Model):
         init_stochastic_depth_rate: see `SpineNet`.
         use_sync_bn, norm_momentum, norm_epsilon: batch-norm settings.
         kernel_initializer, kernel_regularizer: for all conv kernels.
-        dtype: dtype policy of the layers.
+        dtype: dtype policy of the layers (default: the global policy),
+            serialised with the model.
     """
 
-    def __init__(
-        self,
-        model_id="49",
-        input_shape=(None, None, 3),
-        min_level=3,
-        max_level=7,
-        block_specs=None,
-        endpoints_num_filters=None,
-        filter_size_scale=None,
-        block_repeats=None,
-        se_ratio=0.2,
-        expand_ratio=6,
-        activation="relu",
-        init_stochastic_depth_rate=0.0,
-        use_sync_bn=False,
-        norm_momentum=0.99,
-        norm_epsilon=1e-3,
-        kernel_initializer="VarianceScaling",
-        kernel_regularizer=None,
-        dtype=None,
-        name=None,
-        **kwargs,
-    ):
-        family = f"SpineNet-Mobile-{model_id}"
-        scaling = spn.resolve_scaling(
-            model_id, SCALING_MAP, "SpineNet-Mobile",
-            dict(endpoints_num_filters=endpoints_num_filters,
-                 filter_size_scale=filter_size_scale,
-                 block_repeats=block_repeats),
-        )
-        specs = specs_lib.validate_block_specs(
-            specs_lib.SPINENET_MOBILE_BLOCK_SPECS if block_specs is None
-            else block_specs,
-            specs_lib.MOBILE_BLOCK_FNS,
-            [level for level in FILTER_SIZE_MAP if level >= 1],
-        )
-        spn.check_levels(min_level, max_level, specs, family)
-        coarsest = max(s.level for s in specs)
-        input_shape = spn.check_input_shape(input_shape, 2**coarsest, family)
-        factory = ConvNormFactory(
-            activation, kernel_initializer, kernel_regularizer, use_sync_bn,
-            norm_momentum, norm_epsilon, dtype=dtype,
-        )
-        scale = scaling["filter_size_scale"]
-        repeats = scaling["block_repeats"]
+    family = "SpineNet-Mobile"
+    scaling_map = SCALING_MAP
+    default_block_specs = specs_lib.SPINENET_MOBILE_BLOCK_SPECS
+    block_fns = specs_lib.MOBILE_BLOCK_FNS
+    filter_size_map = FILTER_SIZE_MAP
+    spec_levels = [level for level in FILTER_SIZE_MAP if level >= 1]
+    activations = ("relu", "swish", "hard_swish")
+    option_defaults = {"se_ratio": 0.2, "expand_ratio": 6}
+    default_name = "spinenet_mobile"
 
-        def block_filters(level):
-            return int(FILTER_SIZE_MAP[level] * scale)
+    def _block_group(self, arch, x, in_filters, out_filters, strides, prefix,
+                     drop_rate):
+        for r in range(arch.scaling["block_repeats"]):
+            x = MBConvBlock(
+                in_filters=in_filters if r == 0 else out_filters,
+                out_filters=out_filters,
+                strides=strides if r == 0 else 1,
+                expand_ratio=arch.options["expand_ratio"],
+                se_ratio=arch.options["se_ratio"],
+                stochastic_depth_rate=drop_rate,
+                name=f"{prefix}_mbconv{r + 1}",
+                **arch.factory.layer_kwargs(),
+            )(x)
+        return x
 
-        def block_group(x, in_filters, out_filters, strides, prefix, drop_rate):
-            for r in range(repeats):
-                x = MBConvBlock(
-                    in_filters=in_filters if r == 0 else out_filters,
-                    out_filters=out_filters,
-                    strides=strides if r == 0 else 1,
-                    expand_ratio=expand_ratio,
-                    se_ratio=se_ratio,
-                    stochastic_depth_rate=drop_rate,
-                    name=f"{prefix}_mbconv{r + 1}",
-                    **factory.layer_kwargs(),
-                )(x)
-            return x
-
-        # === Functional Model ===
-        inputs = keras.Input(shape=input_shape, name="images")
-        x = factory.conv(block_filters(0), 3, 2, "stem_conv")(inputs)
+    def build_stem(self, inputs, arch):
+        factory = arch.factory
+        x = factory.conv(arch.block_filters(0), 3, 2, "stem_conv")(inputs)
         x = factory.batch_norm("stem_bn")(x)
         x = factory.activation_layer("stem_activation")(x)
         stem_maps = []
         for g, (level, strides) in enumerate(zip(STEM_LEVELS, STEM_STRIDES)):
-            x = block_group(x, block_filters(level - 1), block_filters(level),
-                            strides, f"stem{g + 1}", 0.0)
+            x = self._block_group(arch, x, arch.block_filters(level - 1),
+                                  arch.block_filters(level), strides,
+                                  f"stem{g + 1}", 0.0)
             stem_maps.append(x)
+        return stem_maps, list(STEM_LEVELS)
 
-        def resample(feature, parent, parent_level, spec, index, input_index):
-            return DepthwiseResampling(
-                output_filters=block_filters(spec.level),
-                level_change=spec.level - parent_level,
-                name=f"block{index + 1}_resample{input_index}",
-                **factory.layer_kwargs(),
-            )(feature)
+    def build_resampling(self, arch, feature, parent, parent_level, spec, index,
+                         input_index):
+        return DepthwiseResampling(
+            output_filters=arch.block_filters(spec.level),
+            level_change=spec.level - parent_level,
+            name=f"block{index + 1}_resample{input_index}",
+            **arch.factory.layer_kwargs(),
+        )(feature)
 
-        def spec_block_group(x, spec, index):
-            filters = block_filters(spec.level)
-            return block_group(
-                x, filters, filters, 1, f"block{index + 1}",
-                spn.stochastic_depth_rate(
-                    init_stochastic_depth_rate, index, len(specs)),
-            )
-
-        features = spn.build_scale_permuted_network(
-            stem_maps, list(STEM_LEVELS), specs, resample, spec_block_group,
-            factory.activation, dtype,
-        )
-        endpoints = spn.build_endpoints(
-            features, min_level, max_level, scaling["endpoints_num_filters"],
-            factory,
-        )
-        super().__init__(
-            inputs=inputs,
-            outputs=endpoints,
-            name=name or f"spinenet_mobile_{str(model_id).lower()}",
-            **kwargs,
-        )
-
-        # === Config ===
-        self.model_id = str(model_id)
-        self.image_shape = input_shape
-        self.min_level = min_level
-        self.max_level = max_level
-        self.block_specs = specs
-        self.endpoints_num_filters = scaling["endpoints_num_filters"]
-        self.filter_size_scale = scale
-        self.block_repeats = repeats
-        self.se_ratio = se_ratio
-        self.expand_ratio = expand_ratio
-        self.init_stochastic_depth_rate = init_stochastic_depth_rate
-        self.factory = factory
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "model_id": self.model_id,
-            "input_shape": self.image_shape,
-            "min_level": self.min_level,
-            "max_level": self.max_level,
-            "block_specs": specs_lib.block_specs_to_config(self.block_specs),
-            "endpoints_num_filters": self.endpoints_num_filters,
-            "filter_size_scale": self.filter_size_scale,
-            "block_repeats": self.block_repeats,
-            "se_ratio": self.se_ratio,
-            "expand_ratio": self.expand_ratio,
-            "init_stochastic_depth_rate": self.init_stochastic_depth_rate,
-            **self.factory.get_config(),
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if config.get("block_specs") is not None:
-            config["block_specs"] = specs_lib.block_specs_from_config(
-                config["block_specs"])
-        return cls(**config)
+    def build_block_group(self, arch, x, spec, index):
+        filters = arch.block_filters(spec.level)
+        return self._block_group(arch, x, filters, filters, 1, f"block{index + 1}",
+                                 self.stochastic_depth_rate(arch, index))

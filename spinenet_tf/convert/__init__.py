@@ -2,11 +2,12 @@
 
 from spinenet_tf.convert.model_garden import (
     build_model_garden_backbone,
-    load_model_garden_checkpoint,
+    load_model_garden_backbone_checkpoint,
     transfer_model_garden_weights,
 )
 from spinenet_tf.convert.model_garden_detection import (
     build_model_garden_retinanet,
+    load_model_garden_checkpoint,
     load_model_garden_retinanet_checkpoint,
     transfer_model_garden_classifier_weights,
     transfer_model_garden_retinanet_weights,
@@ -15,6 +16,7 @@ from spinenet_tf.convert.model_garden_detection import (
 __all__ = [
     "build_model_garden_backbone",
     "build_model_garden_retinanet",
+    "load_model_garden_backbone_checkpoint",
     "load_model_garden_checkpoint",
     "load_model_garden_retinanet_checkpoint",
     "transfer_model_garden_classifier_weights",

@@ -60,7 +60,8 @@ REFERENCE_KINDS = {
 }
 
 
-def _require_garden():
+def require_model_garden():
+    """Raises a clear ImportError without tf-models-official."""
     try:
         import tf_keras  # noqa: F401
         from official.vision.modeling.backbones import spinenet  # noqa: F401
@@ -80,7 +81,7 @@ def build_model_garden_backbone(model, image_shape=None):
     spatial dims differently (it skips the zero-outdegree merges), which also
     changes the keys of the checkpoints it writes.
     """
-    _require_garden()
+    require_model_garden()
     import tf_keras
     from official.vision.modeling.backbones import spinenet as tfm_spinenet
     from official.vision.modeling.backbones import spinenet_mobile as tfm_mobile
@@ -166,7 +167,7 @@ def _our_units(model):
                 if hasattr(layer, name):
                     add(getattr(layer, name))
         elif isinstance(layer, DepthwiseResampling):
-            for depthwise, bn, _ in layer.downsample:
+            for depthwise, bn, _ in layer.downsample_layers:
                 add(depthwise)
                 add(bn)
             add(layer.project_conv)
@@ -205,7 +206,8 @@ def _attribute(layer, path):
     return layer
 
 
-def _copy(source, target, where):
+def copy_layer_weights(source, target, where):
+    """Copies a Model Garden layer's weights into ours, shapes checked."""
     values = source.get_weights()
     expected = [tuple(w.shape) for w in target.weights]
     received = [tuple(np.shape(v)) for v in values]
@@ -247,10 +249,10 @@ def transfer_model_garden_weights(reference, model):
                             f"{target.name}.{our_path}: present in only one."
                         )
                     if a is not None:
-                        _copy(a, b, f"{target.name}.{our_path}")
+                        copy_layer_weights(a, b, f"{target.name}.{our_path}")
                         copied += len(b.weights)
             else:
-                _copy(source, target, target.name)
+                copy_layer_weights(source, target, target.name)
                 copied += len(target.weights)
     if copied != len(model.weights) or copied != len(reference.weights):
         raise ValueError(
@@ -260,7 +262,7 @@ def transfer_model_garden_weights(reference, model):
     return model
 
 
-def _resolve_checkpoint(checkpoint_path):
+def resolve_checkpoint_prefix(checkpoint_path):
     """A checkpoint prefix from a prefix or a directory."""
     import glob
 
@@ -287,7 +289,7 @@ def _resolve_checkpoint(checkpoint_path):
     return prefixes[0]
 
 
-def load_model_garden_checkpoint(model, checkpoint_path):
+def load_model_garden_backbone_checkpoint(model, checkpoint_path):
     """Loads a Model Garden backbone checkpoint into a spinenet_tf backbone.
 
     The checkpoint is one written by `tf.train.Checkpoint(backbone=...)`
@@ -295,22 +297,13 @@ def load_model_garden_checkpoint(model, checkpoint_path):
     directory (the latest one there, or the only one). `model` must be the same variant; build it with a fixed
     input size or `None` dims alike.
 
-    A `spinenet_tf.RetinaNet` is handed to
-    `load_model_garden_retinanet_checkpoint` (backbone and head).
-
     Returns:
         `model`, with the imported weights.
     """
-    from spinenet_tf.models.retinanet import RetinaNet
-
-    if isinstance(model, RetinaNet):
-        from spinenet_tf.convert.model_garden_detection import (
-            load_model_garden_retinanet_checkpoint)
-        return load_model_garden_retinanet_checkpoint(model, checkpoint_path)
-    _require_garden()
+    require_model_garden()
     import tensorflow as tf
 
-    path = _resolve_checkpoint(checkpoint_path)
+    path = resolve_checkpoint_prefix(checkpoint_path)
     # Model Garden trains with a fixed input size; a model it built with
     # `None` dims has other checkpoint keys (see build_model_garden_backbone).
     size = 2 ** max(spec.level for spec in model.block_specs)

@@ -9,10 +9,11 @@ paired by attribute: shared tower convs, per-level batch norms, predictors.
 import numpy as np
 
 from spinenet_tf.convert.model_garden import (
-    _copy,
-    _require_garden,
-    _resolve_checkpoint,
     build_model_garden_backbone,
+    copy_layer_weights,
+    load_model_garden_backbone_checkpoint,
+    require_model_garden,
+    resolve_checkpoint_prefix,
     transfer_model_garden_weights,
 )
 
@@ -25,7 +26,7 @@ def build_model_garden_retinanet(model, image_shape=None,
     decoder, the same head, anchors, levels and post-processing settings,
     around `build_model_garden_backbone(model.backbone)`.
     """
-    _require_garden()
+    require_model_garden()
     import tf_keras
     from official.vision.configs import common, decoders
     from official.vision.configs import retinanet as retinanet_cfg
@@ -91,7 +92,7 @@ def transfer_model_garden_retinanet_weights(reference, model):
               (theirs._box_regressor, ours.box_predictor)]
     copied = 0
     for source, target in pairs:
-        _copy(source, target, f"head.{target.name}")
+        copy_layer_weights(source, target, f"head.{target.name}")
         copied += len(target.weights)
     if copied != len(ours.weights) or copied != len(theirs.weights):
         raise ValueError(
@@ -108,9 +109,9 @@ def transfer_model_garden_classifier_weights(reference, model):
     dense = [l for l in reference.layers if isinstance(l, tf_keras.layers.Dense)]
     norms = [l for l in reference.layers
              if isinstance(l, tf_keras.layers.BatchNormalization)]
-    _copy(dense[0], model.get_layer("logits"), "logits")
+    copy_layer_weights(dense[0], model.get_layer("logits"), "logits")
     if model.add_head_batch_norm:
-        _copy(norms[0], model.get_layer("head_bn"), "head_bn")
+        copy_layer_weights(norms[0], model.get_layer("head_bn"), "head_bn")
     return model
 
 
@@ -122,10 +123,10 @@ def load_model_garden_retinanet_checkpoint(model, checkpoint_path):
     module checkpoints (`tf.train.Checkpoint(backbone=..., head=...)`, the
     model's `checkpoint_items`), by prefix or directory.
     """
-    _require_garden()
+    require_model_garden()
     import tensorflow as tf
 
-    path = _resolve_checkpoint(checkpoint_path)
+    path = resolve_checkpoint_prefix(checkpoint_path)
     reference = build_model_garden_retinanet(model)
     errors = []
     for items in (dict(model=reference), dict(reference.checkpoint_items)):
@@ -146,3 +147,23 @@ def load_model_garden_retinanet_checkpoint(model, checkpoint_path):
     raise ValueError(
         f"Checkpoint {path!r} does not fit {model.name}: as a trainer "
         f"checkpoint: {errors[0]}; as a module checkpoint: {errors[-1]}.")
+
+
+def load_model_garden_checkpoint(model, checkpoint_path):
+    """Loads a Model Garden checkpoint into a spinenet_tf model.
+
+    A `RetinaNet` takes a RetinaNet checkpoint
+    (`load_model_garden_retinanet_checkpoint`: backbone and head); a
+    `SpineNet` / `SpineNetMobile` takes a backbone checkpoint
+    (`load_model_garden_backbone_checkpoint`).
+    """
+    from spinenet_tf.backbones.scale_permuted_backbone import ScalePermutedBackbone
+    from spinenet_tf.models.retinanet import RetinaNet
+
+    if isinstance(model, RetinaNet):
+        return load_model_garden_retinanet_checkpoint(model, checkpoint_path)
+    if isinstance(model, ScalePermutedBackbone):
+        return load_model_garden_backbone_checkpoint(model, checkpoint_path)
+    raise ValueError(
+        "Model Garden checkpoints load into a RetinaNet or a SpineNet / "
+        f"SpineNet-Mobile backbone; received a {type(model).__name__} ({model.name!r}).")

@@ -1,9 +1,3 @@
-"""Input data for SpineNet models."""
-
-from spinenet_tf.data.preprocessing import (
-    normalize_image,
-    preprocess_for_detection,
-    resize_and_pad,
-)
-
-__all__ = ["normalize_image", "preprocess_for_detection", "resize_and_pad"]
+"""Input data for SpineNet models: COCO folders, TFRecords, synthetic shapes,
+and the tf.data pipelines that read them (through the model's
+`ImagePreprocessor`, `spinenet_tf.layers`)."""

@@ -4,7 +4,9 @@ Everything that can be checked without decoding images is checked when the
 annotations are loaded, and problems are errors that name the annotation or
 image: malformed JSON, missing keys, an annotation whose `category_id` is
 not in `categories` or whose `image_id` is not in `images`, and a
-`file_name` that escapes the image folder (`../`, absolute paths). Boxes
+`file_name` that escapes the image folder (`../`, absolute paths), and a
+non-finite number anywhere (`NaN`, `Infinity`, or `1e999`, all of which
+Python's json accepts). Boxes
 with a non-positive width or height are dropped and boxes reaching beyond
 the image are clipped; both are counted in `CocoDataset.report`.
 """
@@ -12,6 +14,7 @@ the image are clipped; both are counted in `CocoDataset.report`.
 import collections
 import dataclasses
 import json
+import math
 import os
 
 import numpy as np
@@ -71,6 +74,34 @@ def _safe_path(image_dir, file_name, image_id):
     return path
 
 
+def _non_finite(value, path=""):
+    """(key path, value) of the first NaN / infinite number in `value`, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    if isinstance(value, dict):
+        items = ((f".{key}", item) for key, item in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"[{i}]", item) for i, item in enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite(item, path + key)
+        if found:
+            return found
+    return None
+
+
+def _check_finite(entries, what, annotation_file):
+    for index, entry in enumerate(entries):
+        found = _non_finite(entry)
+        if found:
+            name = (f"{what} id {entry['id']}" if isinstance(entry, dict) and "id" in entry
+                    else f"{what} #{index}")
+            raise CocoFormatError(
+                f"{annotation_file}: {name} has a non-finite number at "
+                f"`{found[0].lstrip('.')}` ({found[1]}); COCO numbers must be finite.")
+
+
 def _require(entry, keys, what):
     missing = [k for k in keys if k not in entry]
     if missing:
@@ -95,6 +126,9 @@ def load_coco(annotation_file, image_dir):
         raise CocoFormatError(
             f"{annotation_file} needs lists `images`, `annotations` and "
             f"`categories`; it has keys {sorted(data) if isinstance(data, dict) else type(data).__name__}.")
+    for key, what in (("images", "Image"), ("annotations", "Annotation"),
+                      ("categories", "Category")):
+        _check_finite(data[key], what, annotation_file)
     categories = data["categories"]
     for category in categories:
         _require(category, ("id", "name"), "Category")

@@ -1,12 +1,14 @@
 """`tf.data` input for RetinaNet training and evaluation.
 
 Examples (from `examples_from_coco` or `examples_from_tfrecords`) go through
-decode -> random horizontal flip -> normalise -> scale jitter (random
-resize in [aug_scale_min, aug_scale_max] x the target size, random crop,
-pad) -> boxes clipped, emptied ones dropped, padded to `max_boxes` ->
-batch -> anchor targets (optional) -> prefetch, with autotuned parallel
-maps. Evaluation resizes the long side and pads, and keeps `image_info`
-(the scale) to map detections back to the original image.
+decode -> random horizontal flip -> normalise (the model's
+`ImagePreprocessor`) -> scale jitter (random resize in [aug_scale_min,
+aug_scale_max] x the target size, random crop, pad) -> boxes clipped,
+emptied ones dropped, padded to `max_boxes` -> batch -> prefetch, with
+autotuned parallel maps. Targets stay ground-truth boxes: the model's label
+encoder turns them into anchor targets inside `compute_loss`. Evaluation
+resizes the long side and pads, and keeps `image_info` (the scale) to map
+detections back to the original image.
 
 Every random choice is a stateless op seeded by (seed, element index), so
 the stream is a pure function of the seed: with `initial_step` a resumed
@@ -25,7 +27,6 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from spinenet_tf.data.preprocessing import MEAN_RGB, STDDEV_RGB
 from spinenet_tf.data.training_stream import endless_shuffled
 
 
@@ -83,8 +84,8 @@ class DetectionInput:
     """Builds batched RetinaNet input from example dicts.
 
     Args:
-        image_size: (height, width) of the model input; both divisible by
-            2**max_level of the model.
+        preprocessor: the model's `ImagePreprocessor` (input size and
+            normalisation).
         training: augment and shuffle (else: evaluation layout).
         max_boxes: boxes per image after padding (extra boxes are dropped,
             counted in the log).
@@ -97,14 +98,15 @@ class DetectionInput:
         shuffle_buffer: examples in the shuffle buffer (training).
     """
 
-    def __init__(self, image_size, training, max_boxes=100, aug_rand_hflip=True,
+    def __init__(self, preprocessor, training, max_boxes=100, aug_rand_hflip=True,
                  aug_scale_min=1.0, aug_scale_max=1.0, seed=0, strict=False,
                  sources_are_paths=True, shuffle_buffer=1000):
         if not 0 < aug_scale_min <= aug_scale_max:
             raise ValueError(
                 "Need 0 < aug_scale_min <= aug_scale_max; received "
                 f"{aug_scale_min}, {aug_scale_max}.")
-        self.image_size = tuple(int(s) for s in image_size)
+        self.preprocessor = preprocessor
+        self.image_size = preprocessor.image_size
         self.training = training
         self.max_boxes = int(max_boxes)
         self.aug_rand_hflip = aug_rand_hflip and training
@@ -191,8 +193,7 @@ class DetectionInput:
             boxes = tf.cond(flip, lambda: tf.stack(
                 [boxes[:, 0], width - boxes[:, 3], boxes[:, 2], width - boxes[:, 1]], -1),
                 lambda: boxes)
-        image = (tf.image.convert_image_dtype(image, tf.float32)
-                 - tf.constant(MEAN_RGB)) / tf.constant(STDDEV_RGB)
+        image = self.preprocessor.normalize(image)
         image, boxes, image_info = self._resize_crop_pad(image, boxes, seed)
         keep = tf.logical_and(boxes[:, 2] > boxes[:, 0], boxes[:, 3] > boxes[:, 1])
         keep = tf.logical_and(keep, ok)
@@ -200,7 +201,10 @@ class DetectionInput:
         targets = {
             "boxes": self._pad(boxes, 0.0),
             "classes": self._pad(classes, -1),
-            "is_crowd": self._pad(crowd, False),
+            # int32, not bool: Keras builds a model under MirroredStrategy by
+            # mean-reducing one input batch across replicas, and there is
+            # no bool sum.
+            "is_crowd": tf.cast(self._pad(crowd, False), tf.int32),
         }
         weight = tf.cast(ok, tf.float32)
         if self.training:
@@ -210,15 +214,13 @@ class DetectionInput:
 
     # --- the dataset ---------------------------------------------------
 
-    def __call__(self, examples, batch_size, initial_step=0, input_context=None,
-                 anchor_labeler=None, anchors=None):
+    def __call__(self, examples, batch_size, initial_step=0, input_context=None):
         """Batched (images, targets, sample_weight) dataset.
 
         Training streams repeat forever (use `steps_per_epoch`); evaluation
         goes once over the data. `initial_step` skips that many training
         batches (before decoding). `input_context` shards for
-        `distribute_datasets_from_function`. With `anchor_labeler` and
-        `anchors`, targets become the labeler's per-anchor targets.
+        `distribute_datasets_from_function`.
         """
         dataset = examples
         if input_context is not None and input_context.num_input_pipelines > 1:
@@ -231,15 +233,6 @@ class DetectionInput:
             dataset = dataset.enumerate()
         dataset = dataset.map(self.parse, num_parallel_calls=tf.data.AUTOTUNE)
         dataset = dataset.batch(batch_size, drop_remainder=self.training)
-        if anchor_labeler is not None:
-            anchors = tf.constant(anchors)
-
-            def label(images, targets, weights):
-                labels = anchor_labeler(anchors, targets["boxes"], targets["classes"],
-                                        targets["is_crowd"])
-                return images, labels, weights
-
-            dataset = dataset.map(label, num_parallel_calls=tf.data.AUTOTUNE)
         options = tf.data.Options()
         options.deterministic = True
         options.experimental_external_state_policy = (

@@ -43,7 +43,7 @@ class AnchorLabeler:
             anchors: [N, 4] anchors (see `AnchorGenerator.flat_anchors`).
             boxes: [B, M, 4] ground-truth boxes, padded.
             classes: [B, M] integer classes, -1 for padding.
-            is_crowd: optional [B, M] booleans.
+            is_crowd: optional [B, M] booleans (or 0 / 1 integers).
 
         Returns:
             A dict of `class_targets` [B, N] int32 (-1 unless positive),

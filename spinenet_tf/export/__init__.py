@@ -2,8 +2,7 @@
 
 from spinenet_tf.export.serving import (
     SIGNATURE_INPUTS, ServingModule, export_saved_model)
-from spinenet_tf.export.tflite import (
-    QUANTIZATIONS, convert_to_tflite, detector_post_process_config, write_tflite)
+from spinenet_tf.export.tflite import QUANTIZATIONS, convert_to_tflite, write_tflite
 
 __all__ = ["QUANTIZATIONS", "SIGNATURE_INPUTS", "ServingModule", "convert_to_tflite",
-           "export_saved_model", "detector_post_process_config", "write_tflite"]
+           "export_saved_model", "write_tflite"]

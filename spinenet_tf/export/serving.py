@@ -9,12 +9,13 @@ image tensor one):
 - `serve_tf_example`: serialized tf.Example `[batch]` with the image in
   `image/encoded` (the COCO TFRecord schema).
 
-Inside the graph each image is normalised, resized to fit the model input
-with its aspect ratio kept, and padded (`preprocessing.resize_and_pad`, as
-evaluation). A RetinaNet returns `detection_boxes` (ymin, xmin, ymax, xmax
-in the original image's pixels), `detection_scores`, `detection_classes`
-(int32 class ids, background 0 never returned) and `num_detections`; a
-classifier returns `logits` and `probabilities`.
+Inside the graph each image goes through the model's own `preprocessor`
+(normalised, resized to fit the model input with its aspect ratio kept,
+padded: as evaluation), then `model.serving_outputs`: a RetinaNet returns
+`detection_boxes` (ymin, xmin, ymax, xmax in the original image's pixels),
+`detection_scores`, `detection_classes` (int32 class ids, background 0
+never returned) and `num_detections`; a classifier returns `logits` and
+`probabilities`.
 
 Bad requests fail with an `InvalidArgumentError` naming what was wrong,
 which TF Serving returns as an error response: the signatures only accept
@@ -24,8 +25,6 @@ their dtype and rank, and an undecodable image in a batch names its index.
 import os
 
 import tensorflow as tf
-
-from spinenet_tf.data.preprocessing import resize_and_pad, normalize_image
 
 SIGNATURE_INPUTS = {
     "serve_image_tensor": "images",
@@ -58,13 +57,12 @@ class ServingModule(tf.Module):
         self.model_variables = list(model.variables)
         self.input_size = (int(shape[1]), int(shape[2]))
         self.batch_size = batch_size
-        self.is_detector = hasattr(model, "decode_detections")
+        self.preprocessor = model.preprocessor
 
     # --- pre-processing -------------------------------------------------
 
     def _prepare(self, image):
-        image = tf.ensure_shape(image, [None, None, 3])
-        return resize_and_pad(normalize_image(image), self.input_size)
+        return self.preprocessor.preprocess(tf.ensure_shape(image, [None, None, 3]))
 
     def _prepare_batch(self, images):
         return tf.map_fn(
@@ -96,18 +94,7 @@ class ServingModule(tf.Module):
     # --- model + post-processing ---------------------------------------
 
     def _outputs(self, images, image_info):
-        if not self.is_detector:
-            logits = tf.cast(self.model(images, training=False), tf.float32)
-            return {"logits": logits, "probabilities": tf.nn.softmax(logits)}
-        detections = self.model.decode_detections(self.model(images, training=False),
-                                                  images)
-        original, scale = image_info[:, 0], image_info[:, 2]
-        boxes = detections["detection_boxes"] / tf.tile(scale, [1, 2])[:, None, :]
-        limits = tf.tile(original, [1, 2])[:, None, :]
-        boxes = tf.clip_by_value(boxes, 0.0, limits)
-        valid = tf.range(tf.shape(boxes)[1])[None, :] < detections["num_detections"][:, None]
-        detections["detection_boxes"] = tf.where(valid[..., None], boxes, 0.0)
-        return detections
+        return self.model.serving_outputs(images, image_info)
 
     # --- signatures -----------------------------------------------------
 

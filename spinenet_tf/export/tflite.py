@@ -20,10 +20,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from spinenet_tf.data.preprocessing import MEAN_RGB, STDDEV_RGB
-from spinenet_tf.detection.anchor_generator import flatten_multilevel
-from spinenet_tf.detection.tflite_post_process import (
-    TFLitePostProcessConfig, tflite_detection_post_process)
+from spinenet_tf.detection.tflite_post_process import NMS_TYPES
 
 QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
 
@@ -36,60 +33,18 @@ def _input_size(model):
     return int(shape[1]), int(shape[2])
 
 
-def _inference_function(model, post_processing, post_process_config):
+def _inference_function(model, post_processing, post_process_config, nms):
+    """0..255 pixels -> the model's preprocessor -> `model.tflite_outputs`."""
     height, width = _input_size(model)
-    is_detector = hasattr(model, "decode_detections")
-    mean = tf.constant(np.asarray(MEAN_RGB, "float32") * 255.0)
-    stddev = tf.constant(np.asarray(STDDEV_RGB, "float32") * 255.0)
 
     @tf.function(input_signature=[tf.TensorSpec([1, height, width, 3], tf.float32,
                                                  name="image")])
     def infer(image):
-        normalized = (image - mean) / stddev
-        outputs = model(normalized, training=False)
-        if not is_detector:
-            return {"probabilities": tf.nn.softmax(tf.cast(outputs, tf.float32))}
-        class_logits, box_deltas = outputs["class_logits"], outputs["box_deltas"]
-        if not post_processing:
-            level = min(box_deltas, key=lambda key: int(str(key).lstrip("P")))
-            num_classes = class_logits[level].shape[-1] // (box_deltas[level].shape[-1] // 4)
-            return {"class_logits": flatten_multilevel(class_logits, num_classes),
-                    "box_deltas": flatten_multilevel(box_deltas, 4)}
-        anchors = model.anchor_generator.flat_anchors(height, width) / np.asarray(
-            [height, width, height, width], "float32")
-        boxes, classes, scores, count = tflite_detection_post_process(
-            class_logits, box_deltas, anchors, post_process_config)
-        return {"detection_boxes": boxes, "detection_classes": classes,
-                "detection_scores": scores, "num_detections": count}
+        return model.tflite_outputs(model.preprocessor.normalize(image),
+                                    post_processing=post_processing,
+                                    post_process_config=post_process_config, nms=nms)
 
     return infer
-
-
-NMS_TYPES = ("fast", "regular")
-
-
-def detector_post_process_config(model, nms="fast"):
-    """The op's settings for `model`: its decoder's score threshold, IoU and
-    detection count, one class per output row, rows sorted by score.
-
-    nms="fast" (default): the op's class-agnostic NMS; boxes compete on
-    their best class score. It differs from the Keras decoder only where
-    boxes of different classes overlap (demo model: COCO AP 0.647 against
-    Keras' 0.662).
-    nms="regular": per-class NMS, what the Keras decoder does (demo: 0.658),
-    but LiteRT's multi-threaded regular NMS (ai-edge-litert 2.3; TensorFlow
-    issue 56058) never processes the class with 0-based index
-    `num_threads` when 1 < num_threads < number of classes: that class is
-    silently never detected. Run such a file with 1 thread.
-    """
-    if nms not in NMS_TYPES:
-        raise ValueError(f"nms must be one of {list(NMS_TYPES)}; received {nms!r}.")
-    decoder = model.detection_decoder
-    return TFLitePostProcessConfig(
-        max_detections=decoder.max_detections, max_classes_per_detection=1,
-        detections_per_class=decoder.max_detections, use_regular_nms=nms == "regular",
-        nms_score_threshold=decoder.pre_nms_score_threshold,
-        nms_iou_threshold=decoder.nms_iou_threshold)
 
 
 def convert_to_tflite(model, quantization="fp32", post_processing=True,
@@ -106,8 +61,8 @@ def convert_to_tflite(model, quantization="fp32", post_processing=True,
             0..255 images `[height, width, 3]` of the model's input size.
         uint8_input: the input tensor is uint8 ("int8" only).
         post_process_config: a `TFLitePostProcessConfig` for the op
-            (default: `detector_post_process_config(model, nms)`).
-        nms: "fast" or "regular", see `detector_post_process_config`.
+            (default: `model.tflite_post_process_config(nms)`).
+        nms: "fast" or "regular", see `TFLitePostProcessConfig.from_decoder`.
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {list(QUANTIZATIONS)}; "
@@ -116,9 +71,9 @@ def convert_to_tflite(model, quantization="fp32", post_processing=True,
         raise ValueError("int8 needs `representative_images` to calibrate on.")
     if uint8_input and quantization != "int8":
         raise ValueError(f"uint8_input needs quantization='int8'; received {quantization!r}.")
-    if post_process_config is None and hasattr(model, "detection_decoder"):
-        post_process_config = detector_post_process_config(model, nms)
-    infer = _inference_function(model, post_processing, post_process_config)
+    if nms not in NMS_TYPES:
+        raise ValueError(f"nms must be one of {list(NMS_TYPES)}; received {nms!r}.")
+    infer = _inference_function(model, post_processing, post_process_config, nms)
     module = tf.Module()
     module.infer = infer
     # TensorFlow's tracking does not follow Keras 3 layers held in lists,

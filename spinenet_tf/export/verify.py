@@ -14,8 +14,8 @@ import numpy as np
 import tensorflow as tf
 from keras.utils import Progbar
 
-from spinenet_tf.data.preprocessing import normalize_image, resize_and_pad
-from spinenet_tf.training.coco_evaluation import coco_metrics
+from spinenet_tf.evaluation.coco_metrics import coco_metrics, serving_function
+from spinenet_tf.layers.image_preprocessor import ImagePreprocessor
 
 
 def load_image(path):
@@ -25,8 +25,9 @@ def load_image(path):
 
 
 def fit_to_input(image, input_size):
-    """Resize (long side) and pad to `input_size`, 0..255 float, + the scale."""
-    padded, info = resize_and_pad(tf.cast(image, tf.float32), input_size)
+    """Resize (long side) and pad to `input_size`, 0..255 float, + the scale:
+    what a phone app feeds a `.tflite` (pixels; it normalises inside)."""
+    padded, info = ImagePreprocessor(input_size).resize_and_pad(image)
     return padded.numpy(), info.numpy()
 
 
@@ -61,12 +62,11 @@ class KerasDetector:
     """The Keras model's detections for input-size images (0..255)."""
 
     def __init__(self, model):
-        from spinenet_tf.training.coco_evaluation import detect_function
-
-        self.detect = detect_function(model)
+        self.preprocessor = model.preprocessor
+        self.detect = serving_function(model)
 
     def __call__(self, image):
-        batch = normalize_image(np.asarray(image, "float32") / 255.0)[None]
+        batch = self.preprocessor.normalize(np.asarray(image)[None])
         return {k: v.numpy()[0] for k, v in self.detect(batch).items()}
 
 

@@ -4,8 +4,11 @@ from spinenet_tf.layers.bottleneck_block import BottleneckBlock
 from spinenet_tf.layers.conv_norm_layer import ConvNormFactory, ConvNormLayer
 from spinenet_tf.layers.cross_scale_resampling import CrossScaleResampling
 from spinenet_tf.layers.depthwise_resampling import DepthwiseResampling
+from spinenet_tf.layers.image_preprocessor import ImagePreprocessor
 from spinenet_tf.layers.mbconv_block import MBConvBlock
+from spinenet_tf.layers.resampling import Resampling
 from spinenet_tf.layers.residual_block import ResidualBlock
+from spinenet_tf.layers.resnet_block import ResNetBlock
 from spinenet_tf.layers.squeeze_excitation import SqueezeExcitation
 from spinenet_tf.layers.stochastic_depth import StochasticDepth
 
@@ -15,7 +18,10 @@ __all__ = [
     "ConvNormLayer",
     "CrossScaleResampling",
     "DepthwiseResampling",
+    "ImagePreprocessor",
     "MBConvBlock",
+    "ResNetBlock",
+    "Resampling",
     "ResidualBlock",
     "SqueezeExcitation",
     "StochasticDepth",

@@ -24,8 +24,13 @@ class StochasticDepth(keras.layers.Layer):
             )
         self.rate = rate
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.built = True
+
+    def build(self, input_shape):
+        # Made here, not in __init__, so that its state variable is named
+        # after where the layer sits ("block3_mbconv1/stochastic_depth/...")
+        # rather than numbered per process: checkpoints key variables by path.
+        self.seed_generator = keras.random.SeedGenerator(
+            self.seed, name="seed_generator")
 
     def call(self, inputs, training=False):
         if not training or self.rate == 0.0:

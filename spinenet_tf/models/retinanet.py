@@ -7,11 +7,10 @@ from spinenet_tf.detection.anchor_generator import AnchorGenerator, flatten_mult
 from spinenet_tf.detection.anchor_labeler import AnchorLabeler
 from spinenet_tf.detection.detection_decoder import DetectionDecoder
 from spinenet_tf.detection.retinanet_loss import RetinaNetLoss
+from spinenet_tf.detection.tflite_post_process import (
+    TFLitePostProcessConfig, tflite_detection_post_process)
 from spinenet_tf.heads.retinanet_head import RetinaNetHead
-
-# Keys of the per-anchor targets an `AnchorLabeler` makes.
-TARGET_KEYS = frozenset(
-    ("class_targets", "box_targets", "class_weights", "box_weights"))
+from spinenet_tf.models.task_model import TaskModel
 
 
 def _backbone_levels(backbone):
@@ -25,7 +24,7 @@ def _backbone_levels(backbone):
 
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
-class RetinaNet(keras.Model):
+class RetinaNet(TaskModel):
     """RetinaNet detector: backbone -> shared head -> anchors -> loss / NMS.
 
     Calling the model gives the raw outputs `{"class_logits": {"P3": ...},
@@ -34,9 +33,16 @@ class RetinaNet(keras.Model):
     `(images, {"boxes": [B, M, 4], "classes": [B, M]})` with boxes
     (ymin, xmin, ymax, xmax) in pixels of the (padded) input image,
     classes padded with -1 and an optional `"is_crowd"` [B, M]; targets are
-    assigned inside `compute_loss`. `predict` returns the detections of
+    assigned inside `compute_loss` by the model's `label_encoder`, the one
+    place where targets are made. `predict` returns the detections of
     `DetectionDecoder`: `detection_boxes`, `detection_scores`,
     `detection_classes`, `num_detections`.
+
+    The model owns its input contract: `preprocessor` (an
+    `ImagePreprocessor`) turns 0..255 pixels into the model's input, and
+    the input pipelines, serving signatures, TFLite export and evaluation
+    all call it. `serving_outputs` and `tflite_outputs` are what the
+    exporters put behind their signatures.
 
     Class ids follow the reference: `num_classes` logits per anchor, slot 0
     is background and never predicted (COCO: 91 = 90 ids + background).
@@ -67,6 +73,9 @@ class RetinaNet(keras.Model):
         match_threshold, unmatched_threshold: target assignment IoUs.
         pre_nms_top_k, pre_nms_score_threshold, nms_iou_threshold,
             max_detections: post-processing (see `DetectionDecoder`).
+        preprocessor: an `ImagePreprocessor` (default: ImageNet statistics
+            at the backbone's input size).
+        dtype: dtype policy of the head (default: the global policy).
     """
 
     def __init__(
@@ -93,6 +102,7 @@ class RetinaNet(keras.Model):
         pre_nms_score_threshold=0.05,
         nms_iou_threshold=0.5,
         max_detections=100,
+        preprocessor=None,
         dtype=None,
         name="retinanet",
         **kwargs,
@@ -110,6 +120,8 @@ class RetinaNet(keras.Model):
                 f"{['P%d' % level for level in available]}; missing "
                 f"{['P%d' % level for level in missing]}. Build the backbone "
                 "with matching min_level / max_level.")
+        input_shape, preprocessor, dtype = self.task_inputs(
+            backbone, preprocessor, dtype)
         # Batch-norm settings and default activation follow the backbone.
         factory = getattr(backbone, "factory", None)
         activation = head_activation or getattr(factory, "activation", "relu")
@@ -133,7 +145,7 @@ class RetinaNet(keras.Model):
         )
 
         # === Functional Model ===
-        images = keras.Input(shape=backbone.input.shape[1:], name="images")
+        images = keras.Input(shape=input_shape, name="images")
         features = backbone(images)
         class_logits, box_deltas = head(
             {f"P{level}": features[f"P{level}"] for level in wanted})
@@ -145,7 +157,7 @@ class RetinaNet(keras.Model):
         )
 
         # === Config ===
-        self.backbone = backbone
+        self.set_task_attributes(backbone, preprocessor, dtype, kernel_regularizer)
         self.head = head
         self.num_classes = int(num_classes)
         self.min_level = min_level
@@ -154,9 +166,8 @@ class RetinaNet(keras.Model):
         self.head_num_filters = head_num_filters
         self.use_separable_conv = use_separable_conv
         self.head_activation = activation
-        self.kernel_regularizer = kernel_regularizer
         self.anchor_generator = anchor_generator
-        self.anchor_labeler = AnchorLabeler(match_threshold, unmatched_threshold)
+        self.label_encoder = AnchorLabeler(match_threshold, unmatched_threshold)
         self.detection_loss = RetinaNetLoss(
             num_classes, focal_alpha, focal_gamma, huber_delta, box_loss_weight)
         self.detection_decoder = DetectionDecoder(
@@ -218,25 +229,19 @@ class RetinaNet(keras.Model):
                      training=True):
         """Focal + Huber loss (plus weight regularization) of a batch.
 
-        `y` is either ground truth `{"boxes", "classes"[, "is_crowd"]}`,
-        assigned to anchors here, or targets an `AnchorLabeler` already
-        made in the input pipeline (`{"class_targets", "box_targets",
-        "class_weights", "box_weights"}`). A per-image `sample_weight`
-        scales both terms (0 leaves an image out).
+        `y` is the ground truth `{"boxes": [B, M, 4], "classes": [B, M]}`
+        (optionally `"is_crowd"`), encoded into per-anchor targets here by
+        `label_encoder`. A per-image `sample_weight` scales both terms (0
+        leaves an image out).
         """
-        if not isinstance(y, dict) or not (
-                {"boxes", "classes"} <= set(y) or TARGET_KEYS <= set(y)):
+        if not isinstance(y, dict) or not {"boxes", "classes"} <= set(y):
             raise ValueError(
                 "RetinaNet expects targets {'boxes': [B, M, 4], 'classes': "
-                "[B, M]} (optionally 'is_crowd') or anchor targets with keys "
-                f"{sorted(TARGET_KEYS)}; received {y!r}.")
+                f"[B, M]}} (optionally 'is_crowd'); received {y!r}.")
         if y_pred is None:
             y_pred = self(x, training=training)
-        if TARGET_KEYS <= set(y):
-            targets = {key: y[key] for key in TARGET_KEYS}
-        else:
-            targets = self.anchor_labeler(
-                self.anchors_for(x), y["boxes"], y["classes"], y.get("is_crowd"))
+        targets = self.label_encoder(
+            self.anchors_for(x), y["boxes"], y["classes"], y.get("is_crowd"))
         if sample_weight is not None:
             weight = ops.expand_dims(ops.cast(sample_weight, "float32"), -1)
             targets["class_weights"] = targets["class_weights"] * weight
@@ -268,17 +273,61 @@ class RetinaNet(keras.Model):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self.decode_detections(self(x, training=False), x)
 
+    # --- what the exporters and evaluation run -------------------------
+
+    def serving_outputs(self, images, image_info=None):
+        """Detections of preprocessed `images`; with the preprocessor's
+        `image_info`, boxes in each original image's pixels (clipped to it,
+        zero past `num_detections`). What serving and evaluation return."""
+        detections = self.decode_detections(self(images, training=False), images)
+        if image_info is None:
+            return detections
+        original, scale = image_info[:, 0], image_info[:, 2]
+        boxes = detections["detection_boxes"] / ops.expand_dims(
+            ops.tile(scale, [1, 2]), 1)
+        boxes = ops.minimum(ops.maximum(boxes, 0.0),
+                            ops.expand_dims(ops.tile(original, [1, 2]), 1))
+        valid = (ops.expand_dims(ops.arange(ops.shape(boxes)[1]), 0)
+                 < ops.expand_dims(detections["num_detections"], 1))
+        detections["detection_boxes"] = ops.where(
+            ops.expand_dims(valid, -1), boxes, 0.0)
+        return detections
+
+    def tflite_post_process_config(self, nms="fast"):
+        """The `TFLite_Detection_PostProcess` settings of this model's decoder."""
+        return TFLitePostProcessConfig.from_decoder(self.detection_decoder, nms)
+
+    def tflite_outputs(self, images, post_processing=True, post_process_config=None,
+                       nms="fast"):
+        """The outputs of a `.tflite` for normalised `images` (fixed size):
+        the `TFLite_Detection_PostProcess` op's four outputs (boxes
+        normalised to 0..1, 0-based foreground classes), or with
+        `post_processing=False` the flat raw `class_logits` [B, N, C] and
+        `box_deltas` [B, N, 4] over `anchors_for(images)`. The op's
+        settings: `post_process_config`, else this model's decoder's with
+        `nms` ("fast" or "regular", see `TFLitePostProcessConfig.from_decoder`)."""
+        outputs = self(images, training=False)
+        class_logits, box_deltas = outputs["class_logits"], outputs["box_deltas"]
+        if not post_processing:
+            return {"class_logits": flatten_multilevel(class_logits, self.num_classes),
+                    "box_deltas": flatten_multilevel(box_deltas, 4)}
+        height, width = images.shape[1], images.shape[2]
+        anchors = self.anchors_for(images) / [height, width, height, width]
+        boxes, classes, scores, count = tflite_detection_post_process(
+            class_logits, box_deltas, anchors,
+            post_process_config or self.tflite_post_process_config(nms))
+        return {"detection_boxes": boxes, "detection_classes": classes,
+                "detection_scores": scores, "num_detections": count}
+
     # --- serialization ---------------------------------------------------
 
     def get_config(self):
         loss = self.detection_loss
-        labeler = self.anchor_labeler
+        labeler = self.label_encoder
         decoder = self.detection_decoder
         anchors = self.anchor_generator
         return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            **super().get_config(),
             "num_classes": self.num_classes,
             "min_level": self.min_level,
             "max_level": self.max_level,
@@ -289,8 +338,6 @@ class RetinaNet(keras.Model):
             "head_num_filters": self.head_num_filters,
             "use_separable_conv": self.use_separable_conv,
             "head_activation": self.head_activation,
-            "kernel_regularizer": keras.regularizers.serialize(
-                self.kernel_regularizer),
             "focal_alpha": loss.focal_alpha,
             "focal_gamma": loss.focal_gamma,
             "huber_delta": loss.huber_delta,
@@ -302,12 +349,3 @@ class RetinaNet(keras.Model):
             "nms_iou_threshold": decoder.nms_iou_threshold,
             "max_detections": decoder.max_detections,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(
-            config["backbone"])
-        config["kernel_regularizer"] = keras.regularizers.get(
-            config.get("kernel_regularizer"))
-        return cls(**config)

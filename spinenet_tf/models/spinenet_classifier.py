@@ -2,6 +2,8 @@
 
 import keras
 
+from spinenet_tf.models.task_model import TaskModel
+
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
 class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
@@ -34,7 +36,7 @@ class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
 
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
-class SpineNetClassifier(keras.Model):
+class SpineNetClassifier(TaskModel):
     """Backbone -> global average pool -> dropout -> dense logits.
 
     Built the way tf-models-official's `ClassificationModel` builds it: it
@@ -47,6 +49,10 @@ class SpineNetClassifier(keras.Model):
     `compile(loss="auto")` uses cross-entropy on integer labels with the
     model's `label_smoothing` (the papers' ImageNet recipe uses 0.1).
 
+    As `RetinaNet`, it owns its input contract (`preprocessor`, an
+    `ImagePreprocessor`) and the outputs the exporters serve
+    (`serving_outputs`, `tflite_outputs`).
+
     Args:
         backbone: a Keras model returning {"P{level}": features}.
         num_classes: number of classes.
@@ -54,11 +60,14 @@ class SpineNetClassifier(keras.Model):
         label_smoothing: used by `compile(loss="auto")`.
         add_head_batch_norm: batch norm before pooling.
         kernel_regularizer: for the dense layer.
+        preprocessor: an `ImagePreprocessor` (default: ImageNet statistics
+            at the backbone's input size).
+        dtype: dtype policy of the head layers (default: the global policy).
     """
 
     def __init__(self, backbone, num_classes, dropout_rate=0.0,
                  label_smoothing=0.0, add_head_batch_norm=False,
-                 kernel_regularizer=None, dtype=None,
+                 kernel_regularizer=None, preprocessor=None, dtype=None,
                  name="spinenet_classifier", **kwargs):
         if int(num_classes) < 1:
             raise ValueError(f"`num_classes` must be >= 1; received {num_classes}.")
@@ -73,9 +82,11 @@ class SpineNetClassifier(keras.Model):
                 "The backbone must output a dict {'P3': ..., 'P7': ...}; "
                 f"received {outputs!r}.")
         pooled_level = max(outputs, key=lambda key: int(str(key).lstrip("P")))
+        input_shape, preprocessor, dtype = self.task_inputs(
+            backbone, preprocessor, dtype)
 
         # === Functional Model ===
-        images = keras.Input(shape=backbone.input.shape[1:], name="images")
+        images = keras.Input(shape=input_shape, name="images")
         x = backbone(images)[pooled_level]
         if add_head_batch_norm:
             factory = getattr(backbone, "factory", None)
@@ -93,12 +104,11 @@ class SpineNetClassifier(keras.Model):
         super().__init__(inputs=images, outputs=logits, name=name, **kwargs)
 
         # === Config ===
-        self.backbone = backbone
+        self.set_task_attributes(backbone, preprocessor, dtype, kernel_regularizer)
         self.num_classes = int(num_classes)
         self.dropout_rate = dropout_rate
         self.label_smoothing = label_smoothing
         self.add_head_batch_norm = add_head_batch_norm
-        self.kernel_regularizer = kernel_regularizer
         self.pooled_level = pooled_level
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
@@ -112,24 +122,25 @@ class SpineNetClassifier(keras.Model):
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
+    def serving_outputs(self, images, image_info=None):
+        """`logits` and `probabilities` of preprocessed `images` (what
+        serving returns; `image_info` is not needed)."""
+        del image_info
+        logits = keras.ops.cast(self(images, training=False), "float32")
+        return {"logits": logits, "probabilities": keras.ops.softmax(logits)}
+
+    def tflite_outputs(self, images, post_processing=True, post_process_config=None,
+                       nms="fast"):
+        """`probabilities` of normalised `images` (a `.tflite`'s output; the
+        detection arguments do not apply)."""
+        del post_processing, post_process_config, nms
+        return {"probabilities": self.serving_outputs(images)["probabilities"]}
+
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            **super().get_config(),
             "num_classes": self.num_classes,
             "dropout_rate": self.dropout_rate,
             "label_smoothing": self.label_smoothing,
             "add_head_batch_norm": self.add_head_batch_norm,
-            "kernel_regularizer": keras.regularizers.serialize(
-                self.kernel_regularizer),
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(
-            config["backbone"])
-        config["kernel_regularizer"] = keras.regularizers.get(
-            config.get("kernel_regularizer"))
-        return cls(**config)

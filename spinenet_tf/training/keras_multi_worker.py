@@ -16,19 +16,41 @@ waits forever in its first collective:
 
 `multi_worker_fit(model)` applies both fixes while it is active; the second
 one replaces Keras' module-level `reduce_per_replica` and restores it on
-exit. Both are no-ops for Keras versions without those functions.
+exit. They reach into private Keras internals, tested with the Keras range
+`setup.cfg` pins (`TESTED_KERAS`); if any internal they need is missing,
+`multi_worker_fit` raises at once, naming it, instead of letting the
+workers hang in their first collective.
 """
 
 import contextlib
+import importlib
 import types
 
+import keras
 import tensorflow as tf
 from keras import tree
 
-try:
-    from keras.src.backend.tensorflow import trainer as _keras_tf_trainer
-except ImportError:  # another Keras layout: nothing to patch
-    _keras_tf_trainer = None
+# The Keras versions these work-arounds were written for and tested with.
+TESTED_KERAS = ">=3.15,<3.16"
+_TRAINER_MODULE = "keras.src.backend.tensorflow.trainer"
+
+
+class KerasInternalsChanged(RuntimeError):
+    """The private Keras internals the multi-worker work-arounds patch are gone."""
+
+
+def _keras_tf_trainer():
+    try:
+        return importlib.import_module(_TRAINER_MODULE)
+    except ImportError as error:
+        raise KerasInternalsChanged(_changed(f"module {_TRAINER_MODULE}")) from error
+
+
+def _changed(what):
+    return (f"Multi-worker training patches Keras' {what}, which Keras "
+            f"{keras.__version__} does not have (tested with keras{TESTED_KERAS}). "
+            "Install a tested Keras, or check whether this Keras version fixed "
+            "the bugs described in spinenet_tf/training/keras_multi_worker.py.")
 
 
 def _local_value(value):
@@ -58,17 +80,26 @@ def _reduce_per_replica(original):
     return reduce_per_replica
 
 
+def check_keras_internals(model):
+    """Raises `KerasInternalsChanged` naming whatever the patches need and
+    this Keras lacks."""
+    trainer = _keras_tf_trainer()
+    for owner, name in ((model, "_maybe_symbolic_build"), (model, "_symbolic_build"),
+                        (trainer, "reduce_per_replica")):
+        if not callable(getattr(owner, name, None)):
+            where = "Model" if owner is model else _TRAINER_MODULE
+            raise KerasInternalsChanged(_changed(f"{where}.{name}"))
+    return trainer
+
+
 @contextlib.contextmanager
 def multi_worker_fit(model):
     """Lets `model.fit/evaluate` run under MultiWorkerMirroredStrategy."""
-    if hasattr(model, "_maybe_symbolic_build") and hasattr(model, "_symbolic_build"):
-        model._maybe_symbolic_build = types.MethodType(_build_from_local_batch, model)
-    original = getattr(_keras_tf_trainer, "reduce_per_replica", None)
-    if original is None:
-        yield
-        return
-    _keras_tf_trainer.reduce_per_replica = _reduce_per_replica(original)
+    trainer = check_keras_internals(model)
+    model._maybe_symbolic_build = types.MethodType(_build_from_local_batch, model)
+    original = trainer.reduce_per_replica
+    trainer.reduce_per_replica = _reduce_per_replica(original)
     try:
         yield
     finally:
-        _keras_tf_trainer.reduce_per_replica = original
+        trainer.reduce_per_replica = original

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import assert_config_round_trip, assert_keras_save_load, random_images
+from spinenet_tf.testing import assert_config_round_trip, assert_keras_save_load, random_images
 from spinenet_tf import SpineNet, SpineNetMobile
 
 
@@ -55,9 +55,10 @@ def test_stochastic_depth_rate_grows_linearly_with_block_index():
 
 
 def test_block_repeats_build_repeated_blocks():
-    model = SpineNet("96", input_shape=(128, 128, 3))
-    assert model.get_layer("block3_bottleneck2") is not None
-    assert model.get_layer("stem2_bottleneck2") is not None
+    model = SpineNet("96", input_shape=(128, 128, 3))  # block_repeats 2
+    names = {layer.name for layer in model.layers}
+    assert {"block3_bottleneck1", "block3_bottleneck2", "stem2_bottleneck2"} <= names
+    assert "block3_bottleneck3" not in names and "stem2_bottleneck3" not in names
 
 
 def test_layer_names_are_predictable():
@@ -115,3 +116,35 @@ def test_kernel_regularizer_reaches_every_conv():
     convs = [l for l in model._flatten_layers() if type(l) is keras.layers.Conv2D]
     assert convs and all(l.kernel_regularizer is not None for l in convs)
     assert len(model.losses) == len(convs)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("build", [
+    lambda dtype: SpineNet("49S", input_shape=(128, 128, 3), filter_size_scale=0.25,
+                           endpoints_num_filters=16, dtype=dtype),
+    lambda dtype: SpineNetMobile("49XS", input_shape=(128, 128, 3), dtype=dtype),
+], ids=["spinenet", "mobile"])
+def test_mixed_precision_policies_are_built_and_serialised(build, policy, tmp_path):
+    import keras
+
+    model = build(policy)
+    compute = policy.split("_")[1]
+    assert model.get_config()["dtype"]["config"]["name"] == policy
+    assert {l.dtype_policy.name for l in model.layers if l.weights} == {policy}
+    assert all(v.dtype == "float32" for v in model.trainable_variables)
+    images = random_images((128, 128, 3))
+    outputs = model(images, training=False)
+    assert {keras.backend.standardize_dtype(v.dtype) for v in outputs.values()} == {compute}
+    restored = assert_config_round_trip(model)
+    assert restored.get_layer("stem_conv").dtype_policy.name == policy
+    loaded = assert_keras_save_load(model, images, str(tmp_path))
+    assert loaded.get_layer("P3_conv").dtype_policy.name == policy
+    # The global policy at construction is what a model without `dtype` keeps.
+    keras.config.set_dtype_policy(policy)
+    try:
+        implicit = build(None)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert implicit.get_config()["dtype"]["config"]["name"] == policy
+    assert type(model).from_config(implicit.get_config()).get_layer(
+        "stem_conv").dtype_policy.name == policy

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import random_images, randomize_batch_norm
+from spinenet_tf.testing import random_images, randomize_batch_norm
 from spinenet_tf import SpineNet, SpineNetMobile
 
 pytestmark = [

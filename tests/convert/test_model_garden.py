@@ -7,7 +7,7 @@ Every expected figure here is computed by the installed tf-models-official
 import pytest
 import tensorflow as tf
 
-from conftest import (
+from spinenet_tf.testing import (
     max_abs_difference,
     profiler_macs,
     random_images,
@@ -20,10 +20,6 @@ tf_keras = pytest.importorskip("tf_keras")
 tfm_spinenet = pytest.importorskip("official.vision.modeling.backbones.spinenet")
 from official.vision.modeling.backbones import spinenet_mobile as tfm_mobile  # noqa: E402
 
-SPINENET_IDS = ["49S", "49", "96", "143", "143L", "190"]
-MOBILE_IDS = ["49", "49S", "49XS"]
-
-
 def _reference(builder_module, cls, model_id, size=128):
     """Model Garden's own model, scaled by its own SCALING_MAP."""
     return getattr(builder_module, cls)(
@@ -32,27 +28,36 @@ def _reference(builder_module, cls, model_id, size=128):
         **builder_module.SCALING_MAP[model_id])
 
 
-@pytest.mark.parametrize("model_id", SPINENET_IDS)
+def test_scaling_tables_and_block_specs_equal_model_garden():
+    from spinenet_tf.backbones import block_specs, spinenet, spinenet_mobile
+
+    assert spinenet.SCALING_MAP == tfm_spinenet.SCALING_MAP
+    assert spinenet_mobile.SCALING_MAP == tfm_mobile.SCALING_MAP
+    for ours, theirs in ((block_specs.SPINENET_BLOCK_SPECS, tfm_spinenet.SPINENET_BLOCK_SPECS),
+                         (block_specs.SPINENET_MOBILE_BLOCK_SPECS,
+                          tfm_mobile.SPINENET_BLOCK_SPECS)):
+        assert [tuple(s) for s in ours] == [tuple(s) for s in theirs]
+
+
+# Variants the parity test below does not build (it compares the
+# parameter counts of the others).
+@pytest.mark.parametrize("model_id", ["96", "143", "143L"])
 def test_spinenet_parameter_count_equals_model_garden(model_id):
     reference = _reference(tfm_spinenet, "SpineNet", model_id)
     ours = SpineNet(model_id, input_shape=(128, 128, 3))
     assert ours.count_params() == reference.count_params()
 
 
-@pytest.mark.parametrize("model_id", MOBILE_IDS)
-def test_mobile_parameter_count_equals_model_garden(model_id):
-    reference = _reference(tfm_mobile, "SpineNetMobile", model_id)
-    ours = SpineNetMobile(model_id, input_shape=(128, 128, 3))
-    assert ours.count_params() == reference.count_params()
-
-
+SQUARE, WIDE = (128, 128, 3), (128, 256, 3)
+# Every family, model id of a distinct scaling, activation and square / non-
+# square input (Keras' asymmetric "same" padding) at least once.
 PARITY_CASES = [
-    (builder, model_id, activation, shape)
-    for builder, model_id in [(SpineNet, "49S"), (SpineNet, "49"), (SpineNet, "190"),
-                              (SpineNetMobile, "49"), (SpineNetMobile, "49S"),
-                              (SpineNetMobile, "49XS")]
-    for activation in ["relu", "swish"]
-    for shape in [(128, 128, 3), (128, 256, 3)]
+    (SpineNet, "49S", "relu", WIDE), (SpineNet, "49S", "swish", SQUARE),
+    (SpineNet, "49", "relu", SQUARE), (SpineNet, "49", "swish", WIDE),
+    (SpineNet, "190", "swish", WIDE),
+    (SpineNetMobile, "49", "relu", SQUARE), (SpineNetMobile, "49", "swish", WIDE),
+    (SpineNetMobile, "49S", "swish", SQUARE),
+    (SpineNetMobile, "49XS", "relu", WIDE), (SpineNetMobile, "49XS", "swish", SQUARE),
 ]
 
 
@@ -62,6 +67,7 @@ PARITY_CASES = [
 def test_transferred_weights_give_model_garden_outputs(builder, model_id, activation, shape):
     ours = builder(model_id, input_shape=shape, activation=activation)
     reference = convert.build_model_garden_backbone(ours)
+    assert ours.count_params() == reference.count_params()
     randomize_batch_norm(reference)
     convert.transfer_model_garden_weights(reference, ours)
     x = random_images(shape)

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import max_abs_difference, profiler_macs, random_images, randomize_batch_norm
+from spinenet_tf.testing import (
+    max_abs_difference, profiler_macs, random_images, randomize_batch_norm,
+    randomize_predictors)
 from spinenet_tf import RetinaNet, SpineNet, SpineNetClassifier, SpineNetMobile, convert
 from spinenet_tf.model_complexity import count_macs
 from spinenet_tf.models import RETINANET_CONFIGS
@@ -19,41 +21,24 @@ from official.vision.configs import backbones as backbone_cfg  # noqa: E402
 from official.vision.configs import image_classification as classification_cfg  # noqa: E402
 from official.vision.modeling import factory  # noqa: E402
 
+# The large recipes are compared with the exact counts tf-models-official 2.20
+# builds (REFERENCE.md) instead of building its model beside ours here: the
+# build would take most of a minute each, and the small recipes below prove
+# the factory path (head, anchors, levels) is the same.
+BUILT_BESIDE_OURS = ("spinenet-49s", "spinenet-49", "spinenet-mobile-49",
+                     "spinenet-mobile-49s", "spinenet-mobile-49xs")
 
 
 @pytest.mark.parametrize("name", list(RETINANET_CONFIGS))
 def test_retinanet_parameters_equal_model_garden_factory(name):
     config = RETINANET_CONFIGS[name]
     ours = RetinaNet.from_variant(name, num_classes=91, image_size=128)
-    reference = convert.build_model_garden_retinanet(ours)
-    assert ours.count_params() == reference.count_params()
+    if name in BUILT_BESIDE_OURS:
+        reference = convert.build_model_garden_retinanet(ours)
+        assert ours.count_params() == reference.count_params()
     assert ours.count_params() == config.reference_params  # REFERENCE.md, TFM 2.20
     if name in ("spinenet-49", "spinenet-96", "spinenet-143", "spinenet-190"):
         assert abs(ours.count_params() / config.published_params - 1) < 0.01
-
-
-def _randomize_predictors(model, images, candidates=60):
-    """Spreads the class scores over locations (logits ~ N(0, 4)), then sets
-    the class bias so that about `candidates` scores in the batch pass the
-    0.05 threshold: NMS has real work, and no near-tie sits at the
-    max_detections cut."""
-    rng = np.random.default_rng(0)
-    head = model.head
-    for weight in head._classifier.weights + head._box_regressor.weights:
-        std = 0.05 if "kernel" in weight.name else 0.0
-        weight.assign(rng.normal(0.0, std, weight.shape).astype("float32"))
-
-    def logits():
-        features = model.backbone(images, training=False)
-        return np.concatenate([v.numpy().ravel() for v in
-                               head(features, training=False)[0].values()])
-
-    kernel = head._classifier.weights[-2]  # (pointwise) kernel; bias is last
-    kernel.assign(kernel * (4.0 / logits().std()))
-    cut = np.sort(logits())[-candidates]
-    head._classifier.bias.assign(
-        np.full(head._classifier.bias.shape, np.log(0.05 / 0.95) - cut + 1e-3,
-                "float32"))
 
 
 @pytest.mark.parametrize("name,activation,compared", [
@@ -72,7 +57,7 @@ def test_transferred_retinanet_gives_model_garden_outputs(name, activation, comp
     reference = convert.build_model_garden_retinanet(ours)
     images = random_images((128, 128, 3))
     randomize_batch_norm(reference)
-    _randomize_predictors(reference, images)
+    randomize_predictors(reference, images)
     convert.transfer_model_garden_retinanet_weights(reference, ours)
     # With image_shape, Model Garden clips boxes to the image as ours does.
     expected = reference(images, image_shape=tf.constant([[128, 128]] * 2),

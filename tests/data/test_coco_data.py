@@ -17,6 +17,7 @@ from spinenet_tf.data.detection_input import (
     examples_from_tfrecords,
 )
 from spinenet_tf.data.tfrecords import write_tfrecords
+from spinenet_tf.layers import ImagePreprocessor
 
 
 def write_png(path, array):
@@ -81,6 +82,16 @@ def test_boxes_are_converted_clipped_and_dropped(tmp_path):
      r"Image id 1: `file_name` '/etc/passwd' is an absolute path"),
     (lambda d: d.pop("categories"), "needs lists `images`, `annotations` and `categories`"),
     (lambda d: d["annotations"].append({"id": 3, "image_id": 1}), "Annotation lacks"),
+    # Non-finite numbers, which Python's json reads (NaN, Infinity, 1e999).
+    (lambda d: d["annotations"].append(annotation(9, 1, [1, 1, float("nan"), 2])),
+     r"Annotation id 9 has a non-finite number at `bbox\[2\]` \(nan\)"),
+    (lambda d: d["annotations"].append(dict(annotation(9, 1, [1, 1, 2, 2]),
+                                            area=float("-inf"))),
+     r"Annotation id 9 has a non-finite number at `area` \(-inf\)"),
+    (lambda d: d["images"][0].update(height=float("inf")),
+     r"Image id 1 has a non-finite number at `height` \(inf\)"),
+    (lambda d: d["categories"].append({"id": 3, "name": "c", "extra": {"w": [float("nan")]}}),
+     r"Category id 3 has a non-finite number at `extra.w\[0\]`"),
 ])
 def test_invalid_annotations_are_errors_that_name_the_culprit(tmp_path, change, message):
     path, image_dir = make_dataset(tmp_path, {"a.png": rgb()}, [])
@@ -131,7 +142,7 @@ def test_bad_images_are_skipped_and_named_odd_ones_converted(tmp_path):
     annotations = [annotation(i, i, [8, 8, 16, 16]) for i in range(1, len(images) + 1)]
     path, image_dir = make_dataset(tmp_path, images, annotations)
     dataset = load_coco(path, image_dir)
-    parser = DetectionInput((64, 64), training=False, max_boxes=4)
+    parser = DetectionInput(ImagePreprocessor((64, 64)), training=False, max_boxes=4)
     batches = list(parser(examples_from_coco(dataset), batch_size=len(images)))
     images_out, targets, weights = batches[0]
     names = [os.path.basename(r.path) for r in dataset.records]
@@ -150,7 +161,7 @@ def test_bad_images_are_skipped_and_named_odd_ones_converted(tmp_path):
 
 def test_strict_mode_fails_at_once_naming_the_file(tmp_path):
     path, image_dir = make_dataset(tmp_path, {"ok.png": rgb(), "bad.png": b"xx"}, [])
-    parser = DetectionInput((64, 64), training=False, strict=True)
+    parser = DetectionInput(ImagePreprocessor((64, 64)), training=False, strict=True)
     with pytest.raises(tf.errors.OpError, match="Cannot decode image .*bad.png"):
         list(parser(examples_from_coco(load_coco(path, image_dir)), batch_size=2))
 
@@ -169,9 +180,9 @@ def test_tfrecords_round_trip_in_the_reference_schema(tmp_path):
     np.testing.assert_allclose(decoded["groundtruth_boxes"], [[20 / 64, 10 / 64, 25 / 64, 40 / 64]])
     assert decoded["source_id"] == b"1"
     # And ours gives the same training input as reading the COCO folder.
-    parser = DetectionInput((64, 64), training=False)
+    parser = DetectionInput(ImagePreprocessor((64, 64)), training=False)
     from_folder = next(iter(parser(examples_from_coco(dataset), 2)))
-    parser_tf = DetectionInput((64, 64), training=False, sources_are_paths=False)
+    parser_tf = DetectionInput(ImagePreprocessor((64, 64)), training=False, sources_are_paths=False)
     from_records = next(iter(parser_tf(examples_from_tfrecords(str(tmp_path / "records" / "*")), 2)))
     order = np.argsort(from_records[1]["image_id"].numpy())
     np.testing.assert_allclose(from_records[0].numpy()[order], from_folder[0].numpy())
@@ -184,7 +195,7 @@ def test_training_stream_is_a_function_of_seed_and_step(tmp_path):
     paths = synthetic.generate(str(tmp_path / "synthetic"), num_train=12, num_val=0,
                                image_size=64, seed=3)
     dataset = load_coco(paths["train"], str(tmp_path / "synthetic" / "train" / "images"))
-    parser = DetectionInput((64, 64), training=True, max_boxes=6, aug_scale_min=0.5,
+    parser = DetectionInput(ImagePreprocessor((64, 64)), training=True, max_boxes=6, aug_scale_min=0.5,
                             aug_scale_max=2.0, seed=5, shuffle_buffer=12)
     examples = examples_from_coco(dataset)
     full = [b for _, b in zip(range(6), parser(examples, 4))]

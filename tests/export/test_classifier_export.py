@@ -7,7 +7,6 @@ import pytest
 import tensorflow as tf
 
 import spinenet_tf
-from spinenet_tf.data.preprocessing import normalize_image, resize_and_pad
 from spinenet_tf.export import convert_to_tflite, export_saved_model
 
 SIZE = 128
@@ -32,8 +31,7 @@ def test_saved_model_returns_logits_and_probabilities_with_a_fixed_batch(
         2, None, None, 3]
     images = np.stack([image(0, (96, 160, 3)), image(1, (96, 160, 3))])
     out = signature(images=tf.constant(images))
-    prepared = tf.stack([resize_and_pad(normalize_image(i), (SIZE, SIZE))[0]
-                         for i in images])
+    prepared, _ = classifier.preprocessor(images)
     expected = classifier(prepared, training=False)
     np.testing.assert_allclose(out["logits"], expected, atol=1e-4)
     np.testing.assert_allclose(out["probabilities"], tf.nn.softmax(expected), atol=1e-5)
@@ -48,5 +46,6 @@ def test_tflite_returns_the_keras_probabilities(classifier):
         model_content=convert_to_tflite(classifier)).get_signature_runner()
     picture = image(2)
     out = runner(image=picture[None].astype("float32"))
-    expected = tf.nn.softmax(classifier(normalize_image(picture)[None], training=False))
+    expected = tf.nn.softmax(classifier(classifier.preprocessor.normalize(picture[None]),
+                                        training=False))
     np.testing.assert_allclose(out["probabilities"], expected, atol=1e-4)

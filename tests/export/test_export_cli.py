@@ -8,24 +8,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from spinenet_tf.data import synthetic
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "training"))
-from test_train_cli import run, train_command  # noqa: E402
+from spinenet_tf.testing import TRAINED_STEPS, ROOT, run_command as run
 
 
-def test_export_of_a_trained_model_dir_serves_its_detections(tmp_path):
-    data = str(tmp_path / "data")
-    synthetic.generate(data, num_train=8, num_val=4, image_size=128, seed=0)
-    model_dir = str(tmp_path / "run")
-    run(train_command(data, model_dir, 4, 4))
+def test_export_of_a_trained_model_dir_serves_its_detections(synthetic_data, trained_run,
+                                                             tmp_path):
+    data, model_dir = synthetic_data, trained_run
     export_dir = str(tmp_path / "export")
     result = run([sys.executable, os.path.join(ROOT, "export_saved_model.py"),
                   "--model_dir", model_dir, "--export_dir", export_dir,
                   "--tflite", "int8", "--uint8_input", "--calibration_images", "4",
                   "--verify", "--verify_images", "2"])
-    assert "ckpt-4" in result.stdout and "MiB" in result.stdout
+    assert f"ckpt-{TRAINED_STEPS}" in result.stdout and "MiB" in result.stdout
     # int8 calibrated on the run's training images, verified on its eval data.
     assert "Calibrating int8 on 4 images" in result.stdout
     assert os.path.getsize(os.path.join(export_dir, "model_int8.tflite")) > 10_000
@@ -33,15 +27,13 @@ def test_export_of_a_trained_model_dir_serves_its_detections(tmp_path):
                  "TFLite fp32", "so quantization costs", "latency (2 threads"):
         assert line in result.stdout, result.stdout
 
-    from spinenet_tf.training.trainer import restore_trained_model
-    from spinenet_tf.data.preprocessing import preprocess_for_detection
+    from spinenet_tf.checkpoints import load_model_dir
 
-    model, _, _ = restore_trained_model(model_dir)
+    model, _ = load_model_dir(model_dir)
     image = tf.io.decode_png(tf.io.read_file(
         os.path.join(data, "val", "images", sorted(os.listdir(
             os.path.join(data, "val", "images")))[0])), channels=3)
-    prepared, info = preprocess_for_detection(image, (128, 128))
-    expected = model.decode_detections(model(prepared[None], training=False), prepared[None])
+    expected = model.serving_outputs(*model.preprocessor(image[None]))
     served = tf.saved_model.load(export_dir).signatures["serving_default"](images=image[None])
     count = int(expected["num_detections"][0])
     assert int(served["num_detections"][0]) == count
@@ -55,31 +47,32 @@ def test_usage_errors_say_what_was_received(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode != 0
     assert "exactly one of --model_dir and --config" in result.stderr
+    # An input error is one line, no traceback (unless --debug).
     result = subprocess.run(command + ["--model_dir", str(tmp_path)], capture_output=True,
                             text=True)
-    assert result.returncode != 0 and "config.yaml not found" in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"error: FileNotFoundError: {tmp_path}/model.keras not found" in result.stderr
+    result = subprocess.run(command + ["--model_dir", str(tmp_path), "--debug"],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "Traceback" in result.stderr
 
 
 def test_export_of_a_model_garden_checkpoint_serves_model_garden_detections(tmp_path):
     """`--config` + `--model_garden_checkpoint`: the SavedModel gives the
     detections of the tf-models-official model that wrote the checkpoint."""
     pytest.importorskip("tf_keras")
-    sys.path.insert(0, os.path.join(ROOT, "tests", "convert"))
-    from conftest import randomize_batch_norm
-    from test_model_garden_detection import _randomize_predictors
-
     from spinenet_tf import convert
-    from spinenet_tf.data.preprocessing import normalize_image
-    from spinenet_tf.training import builders
-    from spinenet_tf.training.config import load_config
+    from spinenet_tf.config import load_config
+    from spinenet_tf.tasks import task_for_config
+    from spinenet_tf.testing import randomize_batch_norm, randomize_predictors
 
     config_path = os.path.join(ROOT, "configs", "retinanet_mobile_synthetic_demo.yaml")
-    ours = builders.build_model(load_config(config_path))
+    ours = task_for_config(load_config(config_path)).build_model()
     reference = convert.build_model_garden_retinanet(ours)
     image = np.random.default_rng(3).integers(0, 256, (128, 128, 3), dtype=np.uint8)
-    normalized = np.asarray(normalize_image(image / 255.0), "float32")[None]
+    normalized = np.asarray(ours.preprocessor.normalize(image), "float32")[None]
     randomize_batch_norm(reference)
-    _randomize_predictors(reference, normalized)
+    randomize_predictors(reference, normalized)
     tf.train.Checkpoint(**reference.checkpoint_items).save(str(tmp_path / "garden" / "ckpt"))
 
     export_dir = str(tmp_path / "export")

@@ -7,29 +7,13 @@ import os
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from spinenet_tf import RetinaNet
-from spinenet_tf.data.preprocessing import resize_and_pad, normalize_image
 from spinenet_tf.export import export_saved_model
-
-SIZE = 128
-
-
-def tiny_detector():
-    keras.utils.set_random_seed(1)
-    model = RetinaNet.from_variant("spinenet-mobile-49xs", num_classes=4, image_size=SIZE,
-                                   head_num_convs=1, head_num_filters=8)
-    # Random class weights (not the prior's near-constant ones) so that
-    # scores vary and NMS has distinct candidates to keep.
-    predictor = model.head.class_predictor
-    rng = np.random.default_rng(2)
-    for variable in predictor.weights:
-        variable.assign(rng.normal(0.0, 0.3, variable.shape).astype("float32"))
-    return model
+from spinenet_tf.testing import (
+    detection_rows as rows, images_of_sizes, keras_detections, tiny_detector)
 
 
 @pytest.fixture(scope="module")
@@ -37,31 +21,6 @@ def exported(tmp_path_factory):
     model = tiny_detector()
     path = export_saved_model(model, str(tmp_path_factory.mktemp("export") / "saved_model"))
     return model, path
-
-
-def images_of_sizes(sizes, seed=0):
-    rng = np.random.default_rng(seed)
-    return [rng.integers(0, 255, (h, w, 3)).astype("uint8") for h, w in sizes]
-
-
-def keras_detections(model, image):
-    """The Keras model's detections of one image, in its original pixels."""
-    prepared, info = resize_and_pad(normalize_image(image), (SIZE, SIZE))
-    batch = prepared[None]
-    out = model.decode_detections(model(batch, training=False), batch)
-    count = int(out["num_detections"][0])
-    scale = np.tile(info[2].numpy(), 2)
-    boxes = np.clip(out["detection_boxes"][0, :count].numpy() / scale, 0,
-                    np.tile(info[0].numpy(), 2))
-    return boxes, out["detection_scores"][0, :count].numpy(), \
-        out["detection_classes"][0, :count].numpy()
-
-
-def rows(boxes, scores, classes):
-    table = np.concatenate([np.asarray(scores, "float64")[:, None].round(4),
-                            np.asarray(classes, "float64")[:, None],
-                            np.asarray(boxes, "float64").round(2)], axis=1)
-    return table[np.lexsort(table.T[::-1])]
 
 
 RUN_SIGNATURES = r"""

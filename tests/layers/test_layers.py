@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import assert_config_round_trip
+from spinenet_tf.testing import assert_config_round_trip
 from spinenet_tf.layers import (
     BottleneckBlock,
     CrossScaleResampling,
@@ -130,7 +130,7 @@ def test_cross_scale_upsampling_is_nearest_neighbour():
 def test_depthwise_resampling_shapes(level_change, expected_size):
     layer = DepthwiseResampling(output_filters=12, level_change=level_change)
     assert layer(_inputs((16, 16, 8))).shape == (2, expected_size, expected_size, 12)
-    assert len(layer.downsample) == max(level_change, 0)
+    assert len(layer.downsample_layers) == max(level_change, 0)
 
 
 @pytest.mark.parametrize("layer", [

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import assert_config_round_trip
+from spinenet_tf.testing import assert_config_round_trip
 from spinenet_tf import RetinaNet, SpineNet, SpineNetClassifier, SpineNetMobile
 from spinenet_tf.models import SparseCategoricalCrossentropyWithSmoothing
 
@@ -171,3 +171,27 @@ def test_classifier_rejects_bad_arguments():
         SpineNetClassifier(backbone, 10, dropout_rate=1.5)
     with pytest.raises(ValueError, match="num_classes.*received 0"):
         SpineNetClassifier(backbone, 0)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_task_models_serialise_their_mixed_precision_policy(policy, tmp_path):
+    backbone = SpineNetMobile("49XS", input_shape=(SIZE, SIZE, 3), dtype=policy)
+    models = [RetinaNet(backbone, 4, head_num_convs=1, head_num_filters=8,
+                        use_separable_conv=True, dtype=policy),
+              SpineNetClassifier(SpineNetMobile("49XS", input_shape=(SIZE, SIZE, 3),
+                                                dtype=policy), 3, dtype=policy)]
+    images, _ = shapes_batch(batch=1)
+    for model in models:
+        restored = assert_config_round_trip(model)
+        assert restored.get_config()["dtype"]["config"]["name"] == policy
+        assert restored.backbone.get_layer("stem_conv").dtype_policy.name == policy
+        path = str(tmp_path / f"{model.name}.keras")
+        model.save(path)
+        loaded = keras.saving.load_model(path)
+        head_layers = [l for l in loaded.layers if l is not loaded.backbone and l.weights]
+        assert head_layers and {l.dtype_policy.name for l in head_layers} == {policy}
+        for got, want in zip(keras.tree.flatten(loaded(images)),
+                             keras.tree.flatten(model(images))):
+            np.testing.assert_array_equal(got, want)
+    detections = models[0].predict(images, verbose=0)
+    assert detections["detection_scores"].dtype == np.float32

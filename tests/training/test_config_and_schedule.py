@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from spinenet_tf.training.config import ConfigError, load_config
+from spinenet_tf.config import ConfigError, load_config
 from spinenet_tf.training.learning_rate import StepwiseWithWarmup
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,0 +1,41 @@
+"""What the command-line programs share: errors about the user's input as
+one line, tracebacks only with `--debug`.
+
+Import it from a CLI only: it defines the absl flag `--debug`.
+"""
+
+import functools
+import sys
+
+from absl import flags
+
+DEBUG = flags.DEFINE_boolean(
+    "debug", False, "Show the Python traceback of an error about the input "
+    "(config, data, files) instead of its one-line message.")
+
+# Errors that describe the user's input: a wrong config value, a bad COCO
+# file, a missing folder. Anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, TypeError, OSError)
+
+
+def one_line(error):
+    """`error` as one line: its type and message, whitespace collapsed."""
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"
+
+
+def with_clear_errors(main):
+    """Wraps an absl `main`: a user-input error prints `error: ...` on one
+    line to stderr and exits with status 2 (unless `--debug`)."""
+
+    @functools.wraps(main)
+    def wrapped(argv):
+        try:
+            return main(argv)
+        except USER_ERRORS as error:
+            if DEBUG.value:
+                raise
+            print(f"error: {one_line(error)}\n(run with --debug for the traceback)",
+                  file=sys.stderr)
+            sys.exit(2)
+
+    return wrapped

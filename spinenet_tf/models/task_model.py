@@ -1,0 +1,53 @@
+"""What RetinaNet and SpineNetClassifier share."""
+
+import keras
+
+from spinenet_tf.layers.image_preprocessor import ImagePreprocessor
+
+
+class TaskModel(keras.Model):
+    """A functional model with a backbone under a task head.
+
+    Holds the parts both task models own and serialise the same way: the
+    `backbone`, the input contract (`preprocessor`), the head layers' dtype
+    policy and the head's `kernel_regularizer`. Subclasses build their
+    graph on `task_inputs(...)`, call `keras.Model.__init__`, then
+    `set_task_attributes(...)`, and extend `get_config`.
+    """
+
+    @staticmethod
+    def task_inputs(backbone, preprocessor, dtype):
+        """(input shape, preprocessor, dtype policy): the defaults filled in."""
+        input_shape = tuple(backbone.input.shape[1:])
+        if preprocessor is None and None not in input_shape[:2]:
+            preprocessor = ImagePreprocessor(input_shape[:2])
+        policy = keras.config.dtype_policy() if dtype is None else (
+            keras.dtype_policies.get(dtype))
+        return input_shape, preprocessor, policy
+
+    def set_task_attributes(self, backbone, preprocessor, dtype, kernel_regularizer):
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.head_dtype = dtype
+        self.kernel_regularizer = kernel_regularizer
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+            "dtype": keras.dtype_policies.serialize(self.head_dtype),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        config["kernel_regularizer"] = keras.regularizers.get(
+            config.get("kernel_regularizer"))
+        if config.get("preprocessor") is not None:
+            config["preprocessor"] = keras.saving.deserialize_keras_object(
+                config["preprocessor"])
+        return cls(**config)

@@ -1,0 +1,84 @@
+"""Image classification: model, image-folder inputs, top-1 / top-5."""
+
+import os
+
+import keras
+import tensorflow as tf
+
+from spinenet_tf.tasks.task import Task
+
+
+class ClassificationTask(Task):
+    """A SpineNetClassifier experiment (`model.type: classifier`) on an image
+    folder with one sub-folder per class (sorted names give the labels)."""
+
+    def build_model(self):
+        from spinenet_tf.models.spinenet_classifier import SpineNetClassifier
+
+        model = self.config.model
+        return SpineNetClassifier(
+            self.build_backbone(), model.num_classes, dropout_rate=model.dropout_rate,
+            label_smoothing=model.label_smoothing,
+            kernel_regularizer=self.l2_regularizer())
+
+    def compile_model(self, model, optimizer):
+        model.compile(optimizer=optimizer, jit_compile=self.config.trainer.jit_compile,
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="top1"),
+                               keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")])
+
+    def dataset(self, model, data, training, initial_step=0, input_context=None):
+        """(image, label) batches of an image folder, normalised by the
+        model's preprocessor; training streams repeat and shuffle (and with
+        `input_context`, are sharded into per-replica batches)."""
+        from spinenet_tf.data.training_stream import endless_shuffled
+
+        if data.source != "image_folder":
+            raise ValueError("Classification data must be an 'image_folder'; "
+                             f"received {data.source!r}.")
+        # Keras lists the folder (one sub-folder per class, sorted); files
+        # are read here so the training stream can be resumed exactly.
+        listing = keras.utils.image_dataset_from_directory(
+            data.image_dir, batch_size=None, shuffle=False, label_mode="int",
+            verbose=False)
+        class_ids = {name: i for i, name in enumerate(listing.class_names)}
+        labels = [class_ids[os.path.relpath(path, data.image_dir).split(os.sep)[0]]
+                  for path in listing.file_paths]
+        dataset = tf.data.Dataset.from_tensor_slices((listing.file_paths, labels))
+        seed = self.config.trainer.seed
+        batch_size = data.batch_size
+        if input_context is not None:
+            batch_size = input_context.get_per_replica_batch_size(batch_size)
+            if input_context.num_input_pipelines > 1:
+                dataset = dataset.shard(input_context.num_input_pipelines,
+                                        input_context.input_pipeline_id)
+        if training:
+            dataset = endless_shuffled(dataset, data.shuffle_buffer, seed,
+                                       skip=initial_step * batch_size)
+        else:
+            dataset = dataset.enumerate()
+        preprocessor = model.preprocessor
+
+        def load(index, example):
+            path, label = example
+            image = tf.io.decode_image(tf.io.read_file(path), channels=3,
+                                       expand_animations=False)
+            image = preprocessor.normalize(tf.image.resize(image, preprocessor.image_size))
+            if training and data.aug_rand_hflip:
+                flip = tf.random.stateless_uniform(
+                    [], tf.stack([tf.constant(seed, tf.int64), index])) > 0.5
+                image = tf.cond(flip, lambda: tf.image.flip_left_right(image),
+                                lambda: image)
+            return image, label
+
+        dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.batch(batch_size, drop_remainder=training).prefetch(
+            tf.data.AUTOTUNE)
+
+    def train_dataset(self, model, initial_step=0, input_context=None):
+        return self.dataset(model, self.config.train_data, True, initial_step,
+                            input_context)
+
+    def evaluate(self, model, progress=True):
+        result = model.evaluate(self.dataset(model, self.config.eval_data, False),
+                                verbose=0, return_dict=True)
+        return {"top1": result["top1"], "top5": result["top5"]}

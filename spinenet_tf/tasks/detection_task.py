@@ -1,0 +1,135 @@
+"""RetinaNet detection: model, COCO / TFRecord inputs, COCO AP, pictures."""
+
+import os
+
+import numpy as np
+
+from spinenet_tf.backbones.variants import get_variant
+from spinenet_tf.tasks.task import Task
+
+
+class DetectionTask(Task):
+    """A RetinaNet experiment (`model.type: retinanet`)."""
+
+    def build_model(self):
+        from spinenet_tf.models.retinanet import RetinaNet
+        from spinenet_tf.models.retinanet_configs import RETINANET_CONFIGS
+
+        model, losses = self.config.model, self.config.losses
+        recipe = RETINANET_CONFIGS.get(get_variant(model.backbone).name)
+
+        def pick(value, recipe_field, default):
+            if value is not None:
+                return value
+            return getattr(recipe, recipe_field) if recipe else default
+
+        return RetinaNet(
+            self.build_backbone(), model.num_classes, min_level=model.min_level,
+            max_level=model.max_level, num_scales=model.num_scales,
+            aspect_ratios=model.aspect_ratios,
+            anchor_size=pick(model.anchor_size, "anchor_size", 3.0),
+            head_num_convs=pick(model.head_num_convs, "head_num_convs", 4),
+            head_num_filters=pick(model.head_num_filters, "head_num_filters", 256),
+            use_separable_conv=pick(model.use_separable_conv, "use_separable_conv", False),
+            kernel_regularizer=self.l2_regularizer(),
+            focal_alpha=losses.focal_alpha, focal_gamma=losses.focal_gamma,
+            huber_delta=losses.huber_delta, box_loss_weight=losses.box_loss_weight)
+
+    # --- data ----------------------------------------------------------
+
+    def examples(self, data):
+        """Example dicts of a data config, its `CocoDataset` (or None for
+        TFRecords) and whether sources are file paths."""
+        from spinenet_tf.data.coco import load_coco
+        from spinenet_tf.data.detection_input import (
+            examples_from_coco, examples_from_tfrecords)
+
+        if data.source == "coco":
+            if not (data.annotations and data.image_dir):
+                raise ValueError("A 'coco' source needs `annotations` and `image_dir`.")
+            dataset = load_coco(data.annotations, data.image_dir)
+            return examples_from_coco(dataset), dataset, True
+        if data.source == "tfrecord":
+            if not data.file_pattern:
+                raise ValueError("A 'tfrecord' source needs `file_pattern`.")
+            return examples_from_tfrecords(data.file_pattern), None, False
+        raise ValueError(
+            f"Detection data must be 'coco' or 'tfrecord'; received {data.source!r}.")
+
+    def input_parser(self, model, data, training, sources_are_paths=True):
+        from spinenet_tf.data.detection_input import DetectionInput
+
+        return DetectionInput(
+            model.preprocessor, training, max_boxes=data.max_boxes,
+            aug_rand_hflip=data.aug_rand_hflip, aug_scale_min=data.aug_scale_min,
+            aug_scale_max=data.aug_scale_max, seed=self.config.trainer.seed,
+            strict=data.strict, sources_are_paths=sources_are_paths,
+            shuffle_buffer=data.shuffle_buffer)
+
+    def train_dataset(self, model, initial_step=0, input_context=None):
+        data = self.config.train_data
+        examples, _, are_paths = self.examples(data)
+        parser = self.input_parser(model, data, True, are_paths)
+        batch_size = (input_context.get_per_replica_batch_size(data.batch_size)
+                      if input_context else data.batch_size)
+        return parser(examples, batch_size, initial_step=initial_step,
+                      input_context=input_context)
+
+    # --- evaluation ----------------------------------------------------
+
+    def evaluate(self, model, progress=True):
+        from spinenet_tf.evaluation.coco_metrics import coco_metrics, collect_detections
+
+        data, trainer = self.config.eval_data, self.config.trainer
+        examples, coco, are_paths = self.examples(data)
+        parser = self.input_parser(model, data, False, are_paths)
+        total = coco.num_images if coco else None
+        if trainer.eval_max_images:
+            total = min(total or trainer.eval_max_images, trainer.eval_max_images)
+        detections, ground_truth, image_ids = collect_detections(
+            model, parser(examples, data.batch_size), max_images=trainer.eval_max_images,
+            total=total, progress=progress)
+        categories = coco.categories if coco else sorted(
+            ({"id": a["category_id"]} for a in ground_truth), key=lambda c: c["id"])
+        categories = list({c["id"]: c for c in categories}.values())
+        metrics = coco_metrics(
+            detections, image_ids, categories,
+            annotation_file=coco.annotation_file if coco else None,
+            ground_truth=ground_truth)
+        metrics["evaluated_images"] = len(image_ids)
+        if parser.log.count:
+            metrics["skipped_images"] = [name for name, _ in parser.log.failures]
+        return metrics
+
+    def write_artifacts(self, model, folder, count=8):
+        """`detections.png`: the first `count` validation images with their
+        detections."""
+        from spinenet_tf.evaluation.coco_metrics import serving_function
+        from spinenet_tf.visualization import draw_detections
+
+        data = self.config.eval_data
+        examples, coco, are_paths = self.examples(data)
+        parser = self.input_parser(model, data, False, are_paths)
+        images, _, _ = next(iter(parser(examples.take(count), count)))
+        detections = {k: v.numpy() for k, v in serving_function(model)(images).items()}
+        pixels = np.clip(model.preprocessor.denormalize(images.numpy()), 0, 255)
+        names = {c["id"]: c["name"] for c in coco.categories} if coco else None
+        draw_detections(pixels.astype("uint8"), detections,
+                        os.path.join(folder, "detections.png"), names)
+
+    # --- export ----------------------------------------------------------
+
+    def verify_tflite(self, model, flatbuffer, quantization, nms="fast",
+                      max_images=20):
+        from spinenet_tf.export.tflite_verification import verify_detection_tflite
+
+        data = self.config.eval_data
+        if data.source != "coco" or not data.annotations:
+            raise ValueError(
+                "--verify needs COCO-format evaluation data (annotations + "
+                f"image_dir) in the config; received source {data.source!r}.")
+        from spinenet_tf.data.coco import load_coco
+
+        return verify_detection_tflite(
+            model, flatbuffer, quantization, load_coco(data.annotations, data.image_dir),
+            nms=nms, max_images=max_images)

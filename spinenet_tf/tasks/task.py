@@ -1,0 +1,79 @@
+"""A job an experiment config describes: what its model, inputs and
+evaluation are. `train.py`'s trainer, `export_saved_model.py` and the demo
+ask the task instead of switching on the model's type."""
+
+import keras
+
+from spinenet_tf.backbones.variants import get_variant
+
+
+class Task:
+    """Base of `DetectionTask` and `ClassificationTask`.
+
+    A task is made from an `ExperimentConfig` (`task_for_config`) and
+    answers: which model (`build_model`), how it is compiled
+    (`compile_model`), which training stream (`train_dataset`), how it is
+    evaluated (`evaluate`), which pictures a finished run gets
+    (`write_artifacts`) and how an exported `.tflite` is checked
+    (`verify_tflite`).
+    """
+
+    def __init__(self, config):
+        self.config = config
+
+    # --- the model -----------------------------------------------------
+
+    def l2_regularizer(self):
+        """The reference's L2: `l2(l2_weight_decay / 2)` on conv and dense kernels."""
+        decay = self.config.losses.l2_weight_decay
+        return keras.regularizers.L2(decay / 2.0) if decay else None
+
+    def build_backbone(self):
+        model = self.config.model
+        variant = get_variant(model.backbone)
+        height, width = model.image_size
+        kwargs = dict(
+            input_shape=(height, width, 3), min_level=model.min_level,
+            max_level=model.max_level, activation=model.activation,
+            init_stochastic_depth_rate=model.init_stochastic_depth_rate,
+            use_sync_bn=model.use_sync_bn, norm_momentum=model.norm_momentum,
+            norm_epsilon=model.norm_epsilon, kernel_regularizer=self.l2_regularizer())
+        if model.filter_size_scale is not None:
+            kwargs["filter_size_scale"] = model.filter_size_scale
+        if model.endpoints_num_filters is not None:
+            kwargs["endpoints_num_filters"] = model.endpoints_num_filters
+        return variant.builder(variant.model_id, **kwargs)
+
+    def build_model(self):
+        raise NotImplementedError
+
+    def compile_model(self, model, optimizer):
+        """Compiles `model` for `fit` with the trainer's settings."""
+        model.compile(optimizer=optimizer, jit_compile=self.config.trainer.jit_compile)
+
+    # --- data and evaluation -------------------------------------------
+
+    def train_dataset(self, model, initial_step=0, input_context=None):
+        """The endless training stream, `initial_step` batches in."""
+        raise NotImplementedError
+
+    def evaluate(self, model, progress=True):
+        """Metrics of `model` on `eval_data` (a dict of floats and lists)."""
+        raise NotImplementedError
+
+    def write_artifacts(self, model, folder):
+        """Pictures of a finished run (none by default)."""
+
+    # --- export ----------------------------------------------------------
+
+    def calibration_folder(self):
+        """Images an int8 export calibrates on by default: the training images."""
+        return self.config.train_data.image_dir
+
+    def verify_tflite(self, model, flatbuffer, quantization, nms="fast",
+                      max_images=20):
+        """Checks an exported `.tflite` against `model`; returns a summary."""
+        raise ValueError(
+            f"--verify checks detection exports; this is a "
+            f"{self.config.model.type!r} experiment.")
+
