@@ -118,12 +118,12 @@ def test_kernel_regularizer_reaches_every_conv():
     assert len(model.losses) == len(convs)
 
 
-@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
-@pytest.mark.parametrize("build", [
-    lambda dtype: SpineNet("49S", input_shape=(128, 128, 3), filter_size_scale=0.25,
-                           endpoints_num_filters=16, dtype=dtype),
-    lambda dtype: SpineNetMobile("49XS", input_shape=(128, 128, 3), dtype=dtype),
-], ids=["spinenet", "mobile"])
+@pytest.mark.parametrize("build,policy", [
+    (lambda dtype: SpineNet("49S", input_shape=(128, 128, 3), filter_size_scale=0.25,
+                            endpoints_num_filters=16, dtype=dtype), "mixed_bfloat16"),
+    (lambda dtype: SpineNetMobile("49XS", input_shape=(128, 128, 3), dtype=dtype),
+     "mixed_float16"),
+], ids=["spinenet-bfloat16", "mobile-float16"])
 def test_mixed_precision_policies_are_built_and_serialised(build, policy, tmp_path):
     import keras
 

@@ -78,7 +78,7 @@ def test_transferred_weights_give_model_garden_outputs(builder, model_id, activa
 
 
 @pytest.mark.parametrize("builder,model_id,how", [
-    (SpineNet, "49S", "save"), (SpineNetMobile, "49", "write")])
+    (SpineNet, "49S", "save"), (SpineNetMobile, "49XS", "write")])
 def test_checkpoint_written_by_model_garden_loads(builder, model_id, how, tmp_path):
     shape = (128, 128, 3)
     # A "pretrained" Model Garden backbone, saved the way Model Garden saves it
@@ -99,11 +99,12 @@ def test_checkpoint_written_by_model_garden_loads(builder, model_id, how, tmp_pa
 
 
 def test_checkpoint_of_another_variant_is_refused(tmp_path):
-    other = convert.build_model_garden_backbone(SpineNet("49S", input_shape=(128, 128, 3)))
+    other = convert.build_model_garden_backbone(
+        SpineNetMobile("49XS", input_shape=(128, 128, 3)))
     tf.train.Checkpoint(backbone=other).write(str(tmp_path / "ckpt"))
-    with pytest.raises(ValueError, match="does not fit spinenet_49"):
+    with pytest.raises(ValueError, match="does not fit spinenet_mobile_49s"):
         convert.load_model_garden_checkpoint(
-            SpineNet("49", input_shape=(128, 128, 3)), str(tmp_path))
+            SpineNetMobile("49S", input_shape=(128, 128, 3)), str(tmp_path))
 
 
 def test_missing_checkpoint_directory_is_an_error(tmp_path):

@@ -173,15 +173,17 @@ def test_classifier_rejects_bad_arguments():
         SpineNetClassifier(backbone, 0)
 
 
-@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
-def test_task_models_serialise_their_mixed_precision_policy(policy, tmp_path):
-    backbone = SpineNetMobile("49XS", input_shape=(SIZE, SIZE, 3), dtype=policy)
-    models = [RetinaNet(backbone, 4, head_num_convs=1, head_num_filters=8,
-                        use_separable_conv=True, dtype=policy),
-              SpineNetClassifier(SpineNetMobile("49XS", input_shape=(SIZE, SIZE, 3),
-                                                dtype=policy), 3, dtype=policy)]
+def test_task_models_serialise_their_mixed_precision_policy(tmp_path):
+    def backbone(policy):
+        return SpineNetMobile("49XS", input_shape=(SIZE, SIZE, 3), dtype=policy)
+
+    models = {"mixed_bfloat16": RetinaNet(backbone("mixed_bfloat16"), 4, head_num_convs=1,
+                                          head_num_filters=8, use_separable_conv=True,
+                                          dtype="mixed_bfloat16"),
+              "mixed_float16": SpineNetClassifier(backbone("mixed_float16"), 3,
+                                                  dtype="mixed_float16")}
     images, _ = shapes_batch(batch=1)
-    for model in models:
+    for policy, model in models.items():
         restored = assert_config_round_trip(model)
         assert restored.get_config()["dtype"]["config"]["name"] == policy
         assert restored.backbone.get_layer("stem_conv").dtype_policy.name == policy
@@ -193,5 +195,5 @@ def test_task_models_serialise_their_mixed_precision_policy(policy, tmp_path):
         for got, want in zip(keras.tree.flatten(loaded(images)),
                              keras.tree.flatten(model(images))):
             np.testing.assert_array_equal(got, want)
-    detections = models[0].predict(images, verbose=0)
+    detections = models["mixed_bfloat16"].predict(images, verbose=0)
     assert detections["detection_scores"].dtype == np.float32
