@@ -22,7 +22,8 @@ def synthetic_data(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_run(synthetic_data, tmp_path_factory):
     """A `train.py` model folder (deterministic, 128 px, one-conv head,
-    `TRAINED_STEPS` steps, a checkpoint every `TRAINED_EVERY`)."""
+    `TRAINED_STEPS` steps, a checkpoint every `TRAINED_EVERY`). Made once
+    per pytest-xdist worker that runs a test needing it."""
     from spinenet_tf.testing import TRAINED_EVERY, TRAINED_STEPS, run_command, train_command
 
     model_dir = str(tmp_path_factory.mktemp("trained") / "run")

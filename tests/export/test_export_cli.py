@@ -11,7 +11,6 @@ import tensorflow as tf
 from spinenet_tf.testing import TRAINED_STEPS, ROOT, run_command as run
 
 
-@pytest.mark.xdist_group("trained_run")  # see test_train_cli.py
 def test_export_of_a_trained_model_dir_serves_its_detections(synthetic_data, trained_run,
                                                              tmp_path):
     data, model_dir = synthetic_data, trained_run

@@ -19,9 +19,6 @@ from spinenet_tf.testing import (
     train_command)
 
 
-# With pytest-xdist, the tests sharing `trained_run` go to one worker, so
-# the run is made once.
-@pytest.mark.xdist_group("trained_run")
 def test_sigkilled_run_resumes_to_bit_identical_weights(synthetic_data, trained_run,
                                                         tmp_path):
     steps, every = TRAINED_STEPS, TRAINED_EVERY
