@@ -78,7 +78,7 @@ def main(argv):
     del argv
     from spinenet_tf.hardware import hardware_line
 
-    print(hardware_line(), flush=True)
+    print(hardware_line(), flush=True)  # CPU model, cores, cpu_flags (AVX-512, AMX)
     machine = (f"{platform.processor() or platform.machine()}, "
                f"{os.cpu_count()} logical CPUs, TensorFlow {tf.__version__}")
     mode = "XLA" if JIT.value else "tf.function graph"

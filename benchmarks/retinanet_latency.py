@@ -110,7 +110,7 @@ def main(argv):
     del argv
     from spinenet_tf.hardware import hardware_line
 
-    print(hardware_line(), flush=True)
+    print(hardware_line(), flush=True)  # CPU model, cores, cpu_flags (AVX-512, AMX)
     machine = (f"{platform.processor() or platform.machine()}, "
                f"{os.cpu_count()} logical CPUs, TensorFlow {tf.__version__}")
     print(f"batch 1, fp32, tf.function graph, median of {RUNS.value} runs; {machine}")

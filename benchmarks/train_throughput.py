@@ -154,7 +154,7 @@ def main(argv):
     del argv
     from spinenet_tf.hardware import hardware_line
 
-    print(hardware_line(), flush=True)
+    print(hardware_line(), flush=True)  # CPU model, cores, cpu_flags (AVX-512, AMX)
     images, ground_truth, targets, generator = _batch()
     sides = {"ours (XLA, Keras default)": _ours(images, ground_truth, "auto"),
              "ours (no XLA)": _ours(images, ground_truth, False),
