@@ -2,6 +2,7 @@
 
 import keras
 
+from spinenet_tf.backbones.scale_permuted_backbone import resolve_dtype_policy
 from spinenet_tf.layers.image_preprocessor import ImagePreprocessor
 
 
@@ -21,9 +22,7 @@ class TaskModel(keras.Model):
         input_shape = tuple(backbone.input.shape[1:])
         if preprocessor is None and None not in input_shape[:2]:
             preprocessor = ImagePreprocessor(input_shape[:2])
-        policy = keras.config.dtype_policy() if dtype is None else (
-            keras.dtype_policies.get(dtype))
-        return input_shape, preprocessor, policy
+        return input_shape, preprocessor, resolve_dtype_policy(dtype)
 
     def set_task_attributes(self, backbone, preprocessor, dtype, kernel_regularizer):
         self.backbone = backbone
