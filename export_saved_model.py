@@ -13,6 +13,14 @@ Signatures: serving_default / serve_image_tensor (uint8 [batch, h, w, 3]),
 serve_encoded_image (JPEG/PNG bytes [batch]), serve_tf_example (serialized
 tf.Example [batch]); see docs/export.md. `--batch_size N` fixes the batch.
 
+The SavedModel holds the model's inference form (`spinenet_tf.inference_model`:
+batch norm folded into the convolutions) in `--precision float32` (default;
+the same detections) or `bfloat16` (faster where the CPU has AVX-512 BF16 or
+AMX; `--verify` prints what it costs in COCO AP):
+
+    python export_saved_model.py --model_dir runs/demo --export_dir exports/demo_bf16 \
+        --precision bfloat16 --verify
+
     # TFLite beside the SavedModel, int8 calibrated on training images,
     # verified against the Keras model on the evaluation data:
     python export_saved_model.py --model_dir runs/demo --export_dir exports/demo \
@@ -36,6 +44,12 @@ GARDEN_CHECKPOINT = flags.DEFINE_string(
 EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Where to write the SavedModel.",
                                  required=True)
 BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Fixed batch size (default: dynamic).")
+PRECISION = flags.DEFINE_enum(
+    "precision", "float32", ["float32", "bfloat16"],
+    "Arithmetic of the SavedModel, whose batch norms are folded into the convs: "
+    "float32 (the trained model's detections) or bfloat16 (faster on CPUs with "
+    "AVX-512 BF16 / AMX; float32 inputs, outputs and NMS). TFLite files are "
+    "converted from the float32 model either way.")
 TFLITE = flags.DEFINE_enum("tflite", None, ["fp32", "fp16", "dynamic", "int8"],
                            "Also write export_dir/model_<type>.tflite.")
 RAW_OUTPUTS = flags.DEFINE_boolean(
@@ -53,8 +67,9 @@ CALIBRATION_DATA = flags.DEFINE_string(
 CALIBRATION_IMAGES = flags.DEFINE_integer("calibration_images", 100,
                                           "Images to calibrate int8 on.")
 VERIFY = flags.DEFINE_boolean(
-    "verify", False, "Check the .tflite against the Keras model on the config's "
-    "evaluation data: raw outputs (fp32), top detections, COCO AP difference, latency.")
+    "verify", False, "Check the SavedModel (and the .tflite) against the Keras model "
+    "on the config's evaluation data: top detections, COCO AP difference, latency "
+    "(and the .tflite's raw outputs, fp32).")
 VERIFY_IMAGES = flags.DEFINE_integer("verify_images", 20, "Images for --verify.")
 
 
@@ -94,13 +109,21 @@ def directory_size(path):
 @with_clear_errors
 def main(argv):
     del argv
+    from spinenet_tf import inference_model
     from spinenet_tf.export import export_saved_model
 
     model, task, source = load_model()
-    path = export_saved_model(model, EXPORT_DIR.value, batch_size=BATCH_SIZE.value)
-    print(f"SavedModel ({source}) in {path}: "
+    if VERIFY.value and task is None:
+        raise app.UsageError("--verify needs the experiment's config (for its "
+                             "evaluation data); the model dir has no config.yaml.")
+    served = inference_model(model, PRECISION.value)
+    path = export_saved_model(served, EXPORT_DIR.value, batch_size=BATCH_SIZE.value)
+    print(f"SavedModel ({source}; batch norm folded, {PRECISION.value}) in {path}: "
           f"{directory_size(path) / 2**20:.1f} MiB; signatures serving_default, "
           "serve_image_tensor, serve_encoded_image, serve_tf_example")
+    if VERIFY.value:
+        task.verify_saved_model(model, path, PRECISION.value,
+                                max_images=VERIFY_IMAGES.value)
     if TFLITE.value:
         from spinenet_tf.export.tflite_cli import export_and_verify_tflite
 

@@ -1,28 +1,29 @@
-"""RetinaNet inference latency: spinenet_tf vs tf-models-official, one run.
+"""RetinaNet inference latency: spinenet_tf's forms vs tf-models-official's.
 
-    python benchmarks/retinanet_latency.py [--runs 20] [--json out.json]
+    python benchmarks/retinanet_latency.py [--runs 10] [--batch_sizes 1,8] [--json out.json]
 
-For RetinaNet on SpineNet-49S @640 and SpineNet-Mobile-49 @384 (91 classes,
-the recipes' heads) it builds our model and its Model Garden twin with the
-same weights (copied by `spinenet_tf.convert`) and times, batch 1, fp32,
-`tf.function`, alternating ours and theirs:
+RetinaNet on SpineNet-49 @640, SpineNet-49S @640 and SpineNet-Mobile-49
+@384 (91 classes, each recipe's head), same weights on both sides (copied
+by `spinenet_tf.convert`; batch norm statistics randomised; the class bias
+raised so that NMS has candidates, as a trained model would). Timed, one
+process, in turn, medians: normalised images in, detections out (model,
+box decoding and NMS with the same pre-NMS top-k, thresholds and 100
+detections; Model Garden: its default NMS "v2"):
 
-* raw outputs: backbone + head, per-level class logits and box codes;
-* end to end: a 480x640 uint8 image -> normalise, resize, pad (each with
-  its own preprocessing) -> model -> box decoding and NMS (ours:
-  `DetectionDecoder`; Model Garden: its default NMS "v2"), both with the
-  same pre-NMS top-k, thresholds and 100 detections.
+* ours float32 as built; ours folded float32 and folded bfloat16
+  (`spinenet_tf.inference_model`; what `export_saved_model.py --precision`
+  serves); ours .tflite fp32 with its `TFLite_Detection_PostProcess` op
+  (LiteRT, XNNPACK, 2 threads; batch 1);
+* tf-models-official float32, and with tf_keras' `mixed_bfloat16` policy.
 
-The head's class bias is raised so that NMS has candidates to work on, as
-a trained model would, and both sides report their detection counts.
-Needs the `garden` extra.
+Each row: ms, ratio to tf-models-official float32, achieved GFLOP/s (2 x
+multiply-adds) and its share of the measured bf16 conv peak; the header
+gives the CPU flags and the measured conv throughput. Needs the `garden`
+extra.
 """
 
 import json
 import os
-import platform
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -30,100 +31,88 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from spinenet_tf import RetinaNet, convert  # noqa: E402
+from latency_table import (  # noqa: E402
+    interleaved_medians, model_garden_twins, print_hardware, print_rows, quiet)
+from spinenet_tf import RetinaNet, convert, inference_model  # noqa: E402
+from spinenet_tf.model_complexity import count_macs  # noqa: E402
 
-RUNS = flags.DEFINE_integer("runs", 20, "Timed runs per model and path.")
-WARMUP = flags.DEFINE_integer("warmup", 3, "Untimed runs per model and path.")
+RUNS = flags.DEFINE_integer("runs", 10, "Timed runs per row.")
+WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed runs per row.")
+BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["1", "8"], "Batch sizes to time.")
+MODELS = flags.DEFINE_list("models", ["49", "49S", "Mobile-49"], "Which cases.")
+TFLITE = flags.DEFINE_boolean("tflite", True, "Also time the .tflite (batch 1).")
 JSON_OUT = flags.DEFINE_string("json", None, "Also write the results here.")
 
-CASES = [("RetinaNet SpineNet-49S", "spinenet-49s", 640),
-         ("RetinaNet SpineNet-Mobile-49", "spinenet-mobile-49", 384)]
+CASES = {"49": ("RetinaNet SpineNet-49", "spinenet-49", 640),
+         "49S": ("RetinaNet SpineNet-49S", "spinenet-49s", 640),
+         "Mobile-49": ("RetinaNet SpineNet-Mobile-49", "spinenet-mobile-49", 384)}
+REFERENCE = "TFM float32"
+DETECTION_KEYS = ("detection_boxes", "detection_scores", "detection_classes",
+                  "num_detections")
 
 
-def _time_once(function, inputs):
-    start = time.perf_counter()
-    outputs = function(inputs)
-    tf.nest.map_structure(lambda v: v.numpy(), outputs)  # wait for results
-    return time.perf_counter() - start
-
-
-def _interleaved(functions, inputs, runs, warmup):
-    for _ in range(warmup):
-        for function in functions:
-            _time_once(function, inputs)
-    times = [[] for _ in functions]
-    for _ in range(runs):
-        for i, function in enumerate(functions):
-            times[i].append(_time_once(function, inputs))
-    return [statistics.median(t) * 1000 for t in times]
-
-
-def benchmark(name, size, runs, warmup):
-    from official.vision.ops import preprocess_ops
-
-    ours = RetinaNet.from_variant(name, num_classes=91)
-    reference = convert.build_model_garden_retinanet(ours)
-    # Candidates for NMS: class scores around 0.1 instead of the prior 0.01.
+def raise_class_bias(reference):
+    """Candidates for NMS: class scores around 0.1, not the prior's 0.01."""
     bias = reference.head._classifier.bias
     bias.assign(np.full(bias.shape, -2.2, "float32"))
-    convert.transfer_model_garden_retinanet_weights(reference, ours)
 
-    def ours_raw(x):
-        return ours(x, training=False)
 
-    def reference_raw(x):
-        return reference.head(reference.backbone(x, training=False), training=False)
+def tflite_function(model):
+    from spinenet_tf.export import convert_to_tflite
+    from spinenet_tf.export.verify import TFLiteDetector
 
-    def ours_end_to_end(image):
-        x, info = ours.preprocessor(image[None])
-        return ours.serving_outputs(x, info)
+    detector = TFLiteDetector(convert_to_tflite(model, "fp32"), threads=2)
 
-    def reference_end_to_end(image):
-        x = preprocess_ops.normalize_image(image)
-        x, info = preprocess_ops.resize_and_crop_image(x, [size, size], [size, size])
-        outputs = reference(x[None], image_shape=info[1:2], training=False)
-        return {k: outputs[k] for k in ("detection_boxes", "detection_scores",
-                                        "detection_classes", "num_detections")}
+    def run(images):  # the file takes 0..255 pixels and normalises inside
+        pixels = model.preprocessor.denormalize(images)
+        return {k: tf.constant(v) for k, v in detector(pixels[0]).items()}
+    return run
 
-    rng = np.random.default_rng(0)
-    images = tf.constant(rng.normal(size=(1, size, size, 3)).astype("float32"))
-    photo = tf.constant(rng.integers(0, 256, (480, 640, 3)).astype("uint8"))
-    functions = [tf.function(f) for f in (ours_raw, reference_raw,
-                                          ours_end_to_end, reference_end_to_end)]
-    raw = _interleaved(functions[:2], images, runs, warmup)
-    end_to_end = _interleaved(functions[2:], photo, runs, warmup)
-    ours_dets = functions[2](photo)
-    reference_dets = functions[3](photo)
-    return {
-        "image_size": size,
-        "raw_ours_ms": raw[0], "raw_reference_ms": raw[1],
-        "raw_ratio": raw[0] / raw[1],
-        "end_to_end_ours_ms": end_to_end[0],
-        "end_to_end_reference_ms": end_to_end[1],
-        "end_to_end_ratio": end_to_end[0] / end_to_end[1],
-        "detections_ours": int(ours_dets["num_detections"][0]),
-        "detections_reference": int(reference_dets["num_detections"][0]),
-    }
+
+def benchmark(name, variant, size, peak):
+    ours = RetinaNet.from_variant(variant, num_classes=91)
+    references = model_garden_twins(
+        ours, convert.build_model_garden_retinanet,
+        convert.transfer_model_garden_retinanet_weights, prepare=raise_class_bias)
+    models = {"ours float32 as built": ours,
+              "ours folded float32": inference_model(ours),
+              "ours folded bfloat16": inference_model(ours, "bfloat16")}
+    functions = {row: tf.function(lambda x, m=model: m.serving_outputs(x))
+                 for row, model in models.items()}
+    for policy, reference in references.items():
+        functions[REFERENCE if policy == "float32" else "TFM mixed_bfloat16"] = tf.function(
+            lambda x, r=reference: {k: v for k, v in r(
+                x, image_shape=tf.fill([tf.shape(x)[0], 2], size), training=False).items()
+                if k in DETECTION_KEYS})
+    macs = count_macs(ours)
+    results = {}
+    for batch in (int(b) for b in BATCH_SIZES.value):
+        x = tf.constant(np.random.default_rng(0).normal(
+            size=(batch, size, size, 3)).astype("float32"))
+        rows = dict(functions)
+        if TFLITE.value and batch == 1:
+            rows["ours .tflite fp32 (XNNPACK)"] = tflite_function(models["ours folded float32"])
+        counts = {row: int(function(x)["num_detections"][0]) for row, function in rows.items()}
+        seconds = interleaved_medians(rows, x, RUNS.value, WARMUP.value)
+        table = print_rows(f"{name} @{size}", seconds, REFERENCE, macs, batch, peak)
+        for row in table:
+            table[row]["detections"] = counts[row]
+        print("  detections in the first image: " + ", ".join(
+            f"{row.split(' (')[0]} {count}" for row, count in counts.items()))
+        results[f"batch {batch}"] = table
+    return results
 
 
 def main(argv):
     del argv
-    from spinenet_tf.hardware import hardware_line
-
-    print(hardware_line(), flush=True)  # CPU model, cores, cpu_flags (AVX-512, AMX)
-    machine = (f"{platform.processor() or platform.machine()}, "
-               f"{os.cpu_count()} logical CPUs, TensorFlow {tf.__version__}")
-    print(f"batch 1, fp32, tf.function graph, median of {RUNS.value} runs; {machine}")
-    print(f"{'model':<30}{'input':>6}{'raw ours':>10}{'raw TFM':>9}{'ratio':>7}"
-          f"{'e2e ours':>10}{'e2e TFM':>9}{'ratio':>7}{'dets':>9}")
-    results = {"machine": machine, "runs": RUNS.value, "cases": {}}
-    for title, name, size in CASES:
-        r = benchmark(name, size, RUNS.value, WARMUP.value)
-        results["cases"][title] = r
-        print(f"{title:<30}{size:>6}{r['raw_ours_ms']:>10.1f}{r['raw_reference_ms']:>9.1f}"
-              f"{r['raw_ratio']:>7.3f}{r['end_to_end_ours_ms']:>10.1f}"
-              f"{r['end_to_end_reference_ms']:>9.1f}{r['end_to_end_ratio']:>7.3f}"
-              f"{r['detections_ours']:>5}/{r['detections_reference']:<3}")
+    quiet()
+    hardware = print_hardware()
+    print(f"tf.function graph, medians of {RUNS.value} interleaved runs")
+    results = {"hardware": hardware, "runs": RUNS.value, "cases": {}}
+    for key in MODELS.value:
+        name, variant, size = CASES[key]
+        results["cases"][name] = benchmark(name, variant, size,
+                                           hardware["conv_gflops"]["bfloat16"])
     if JSON_OUT.value:
         with open(JSON_OUT.value, "w") as f:
             json.dump(results, f, indent=2)

@@ -59,6 +59,8 @@ class ScalePermutedBackbone(keras.Model):
         norm_epsilon=1e-3,
         kernel_initializer="VarianceScaling",
         kernel_regularizer=None,
+        fold_batch_norm=False,
+        output_dtype=None,
         dtype=None,
         name=None,
         **kwargs,
@@ -90,7 +92,7 @@ class ScalePermutedBackbone(keras.Model):
         factory = ConvNormFactory(
             check_activation(activation, self.activations), kernel_initializer,
             kernel_regularizer, use_sync_bn, norm_momentum, norm_epsilon,
-            dtype=policy,
+            fold_batch_norm=fold_batch_norm, dtype=policy,
         )
         scale = scaling["filter_size_scale"]
         arch = types.SimpleNamespace(
@@ -115,6 +117,10 @@ class ScalePermutedBackbone(keras.Model):
         )
         endpoints = spn.build_endpoints(
             features, min_level, max_level, scaling["endpoints_num_filters"], factory)
+        if output_dtype is not None:
+            endpoints = {
+                key: keras.layers.Identity(dtype=output_dtype, name=f"{key}_output")(x)
+                for key, x in endpoints.items()}
         super().__init__(inputs=inputs, outputs=endpoints,
                          name=name or f"{self.default_name}_{model_id.lower()}",
                          **kwargs)
@@ -129,6 +135,7 @@ class ScalePermutedBackbone(keras.Model):
         self.options = dict(options)
         self.init_stochastic_depth_rate = init_stochastic_depth_rate
         self.factory = factory
+        self.output_dtype = output_dtype
         for key, value in {**scaling, **options}.items():
             setattr(self, key, value)
 
@@ -167,6 +174,7 @@ class ScalePermutedBackbone(keras.Model):
             **self.options,
             "init_stochastic_depth_rate": self.init_stochastic_depth_rate,
             **self.factory.get_config(),
+            "output_dtype": self.output_dtype,
             "dtype": keras.dtype_policies.serialize(self.factory.dtype),
         }
 

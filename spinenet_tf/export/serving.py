@@ -51,18 +51,20 @@ class ServingModule(tf.Module):
                 f"shape {shape}.")
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 or None; received {batch_size}.")
-        self.model = model
-        # TensorFlow's tracking does not follow Keras 3 layers held in lists
-        # or dicts (the head's per-level batch norms); list every variable.
+        # Only the variables are tracked, not the Keras model: tracked, it
+        # would add its own traced functions (two more copies of the graph)
+        # to the SavedModel. The list also covers Keras 3 layers held in
+        # lists or dicts, which TensorFlow's tracking does not follow.
         self.model_variables = list(model.variables)
+        self._serving_outputs = model.serving_outputs
         self.input_size = (int(shape[1]), int(shape[2]))
         self.batch_size = batch_size
-        self.preprocessor = model.preprocessor
+        self._preprocessor = model.preprocessor
 
     # --- pre-processing -------------------------------------------------
 
     def _prepare(self, image):
-        return self.preprocessor.preprocess(tf.ensure_shape(image, [None, None, 3]))
+        return self._preprocessor.preprocess(tf.ensure_shape(image, [None, None, 3]))
 
     def _prepare_batch(self, images):
         return tf.map_fn(
@@ -91,33 +93,34 @@ class ServingModule(tf.Module):
                 tf.TensorSpec(self.input_size + (3,), tf.float32),
                 tf.TensorSpec([4, 2], tf.float32)))
 
-    # --- model + post-processing ---------------------------------------
-
-    def _outputs(self, images, image_info):
-        return self.model.serving_outputs(images, image_info)
-
     # --- signatures -----------------------------------------------------
 
     def signatures(self):
         """The concrete functions to pass to `tf.saved_model.save`."""
         batch = self.batch_size
+        # The model is traced once, behind every signature, so the SavedModel
+        # holds its graph once instead of once per signature. (A local, not
+        # an attribute: a tracked tf.function would be saved a second time.)
+        outputs = tf.function(self._serving_outputs, input_signature=[
+            tf.TensorSpec([batch, *self.input_size, 3], tf.float32),
+            tf.TensorSpec([batch, 4, 2], tf.float32)])
 
         @tf.function(input_signature=[tf.TensorSpec([batch, None, None, 3], tf.uint8,
                                                     name="images")])
         def serve_image_tensor(images):
-            return self._outputs(*self._prepare_batch(images))
+            return outputs(*self._prepare_batch(images))
 
         @tf.function(input_signature=[tf.TensorSpec([batch], tf.string,
                                                     name="encoded_images")])
         def serve_encoded_image(encoded_images):
-            return self._outputs(*self._prepare_encoded(encoded_images))
+            return outputs(*self._prepare_encoded(encoded_images))
 
         @tf.function(input_signature=[tf.TensorSpec([batch], tf.string,
                                                     name="serialized_examples")])
         def serve_tf_example(serialized_examples):
             features = tf.io.parse_example(serialized_examples, {
                 "image/encoded": tf.io.FixedLenFeature([], tf.string)})
-            return self._outputs(*self._prepare_encoded(features["image/encoded"]))
+            return outputs(*self._prepare_encoded(features["image/encoded"]))
 
         image_tensor = serve_image_tensor.get_concrete_function()
         return {

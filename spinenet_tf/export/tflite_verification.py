@@ -8,7 +8,7 @@ import numpy as np
 from spinenet_tf.export.tflite import convert_to_tflite
 from spinenet_tf.export.verify import (
     KerasDetector, TFLiteDetector, coco_ap_of_detectors, fit_to_input, load_image,
-    suppress_across_classes, tflite_detections, tflite_latency_ms, top_detections_match)
+    suppress_across_classes, tflite_detections, latency_ms, top_detections_match)
 
 
 def raw_output_difference(model, images):
@@ -76,7 +76,7 @@ def verify_detection_tflite(model, flatbuffer, quantization, dataset, nms="fast"
         line += (f"; TFLite fp32 {ap['fp32']:.3f}, so quantization costs "
                  f"{100 * (ap[quantization] - ap['fp32']):+.1f} points")
     print(line)
-    latency = tflite_latency_ms(detector, images[0])
+    latency = latency_ms(detector, images[0])
     summary["latency_ms"] = latency
     print(f"  latency ({threads} thread{'s' * (threads > 1)}, median of 20): "
           f"{latency:.1f} ms")

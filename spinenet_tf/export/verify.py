@@ -1,10 +1,10 @@
-"""Checks an exported `.tflite` against the Keras model it came from.
+"""Checks an exported detector against the Keras model it came from.
 
 `TFLiteDetector` runs a detection `.tflite` in LiteRT, `KerasDetector` the
 Keras model on the same input; `top_detections_match` compares their
 detections on one image, `coco_ap_of_detectors` evaluates them on
-COCO-format data with pycocotools, and `tflite_latency_ms` times the
-interpreter. `spinenet_tf.export.tflite_cli` puts them together.
+COCO-format data with pycocotools, and `latency_ms` times one call.
+`tflite_verification` and `saved_model_verification` put them together.
 """
 
 import statistics
@@ -151,8 +151,8 @@ def coco_ap_of_detectors(detectors, dataset, input_size, max_images=None, progre
             for name in found}
 
 
-def tflite_latency_ms(detector, image, runs=20, warmup=3):
-    """Median milliseconds of one invoke."""
+def latency_ms(detector, image, runs=20, warmup=3):
+    """Median milliseconds of `detector(image)`."""
     for _ in range(warmup):
         detector(image)
     times = []

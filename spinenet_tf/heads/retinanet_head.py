@@ -25,7 +25,15 @@ class RetinaNetHead(keras.layers.Layer):
     N(0, 1e-5) (separable: N(0, 0.03)), class bias -log((1 - 0.01) / 0.01).
 
     Call it on a dict {"P3": [B, H3, W3, C], ...} of equal-width features;
-    it returns `(class_logits, box_deltas)`, two dicts with the same keys.
+    it returns `(class_logits, box_deltas)`, two dicts with the same keys,
+    in float32 whatever the compute dtype (the loss and the box decoding
+    work in float32).
+
+    The inference form (`fold_batch_norm=True`, made by
+    `spinenet_tf.inference_model`) has no batch norms: each level gets its
+    own tower convs with the level's batch norm folded into kernel and
+    bias, the same arithmetic in fewer passes over memory (the towers'
+    weights grow by the number of levels).
 
     Args:
         min_level, max_level: the levels it predicts on.
@@ -38,6 +46,7 @@ class RetinaNetHead(keras.layers.Layer):
         use_sync_bn, norm_momentum, norm_epsilon: batch-norm settings.
         kernel_regularizer, bias_regularizer: applied where the reference
             applies them (no kernel regularizer on separable towers).
+        fold_batch_norm: build the inference form (see above).
     """
 
     def __init__(
@@ -55,6 +64,7 @@ class RetinaNetHead(keras.layers.Layer):
         norm_epsilon=1e-3,
         kernel_regularizer=None,
         bias_regularizer=None,
+        fold_batch_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -82,6 +92,7 @@ class RetinaNetHead(keras.layers.Layer):
         self.norm_epsilon = norm_epsilon
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.fold_batch_norm = bool(fold_batch_norm)
         self.levels = [f"P{level}" for level in range(self.min_level, self.max_level + 1)]
         self.activation_fn = keras.activations.get(self.activation)
 
@@ -117,6 +128,15 @@ class RetinaNetHead(keras.layers.Layer):
             dtype=self.dtype_policy, name=name)
 
     def _tower(self, prefix):
+        """(convs, norms): `convs` a list shared by the levels and `norms`
+        {level: [batch norm per conv]}; folded, `convs` is {level: [conv]}
+        and `norms` None."""
+        if self.fold_batch_norm:
+            convs = {level: [self._conv(self.num_filters, f"{prefix}_{level}_conv{i}",
+                                        "zeros")
+                             for i in range(self.num_convs)]
+                     for level in self.levels}
+            return convs, None
         convs = [self._conv(self.num_filters, f"{prefix}_conv{i}", "zeros")
                  for i in range(self.num_convs)]
         norms = {
@@ -148,29 +168,50 @@ class RetinaNetHead(keras.layers.Layer):
         self.level_shapes = {level: tuple(input_shape[level]) for level in self.levels}
         shape = tuple(input_shape[self.levels[0]])
         tower_shape = shape[:-1] + (self.num_filters,)
-        for convs, norms in ((self.class_convs, self.class_norms),
-                             (self.box_convs, self.box_norms)):
-            for i, conv in enumerate(convs):
-                conv.build(shape if i == 0 else tower_shape)
-                for level in self.levels:
-                    norms[level][i].build(tower_shape)
+        for prefix in ("class", "box"):
+            for level in self.levels:
+                for i, (conv, norm) in enumerate(self.tower_layers(prefix, level)):
+                    if not conv.built:
+                        conv.build(shape if i == 0 else tower_shape)
+                    if norm is not None:
+                        norm.build(tower_shape)
         predictor_shape = tower_shape if self.num_convs else shape
         self.class_predictor.build(predictor_shape)
         self.box_predictor.build(predictor_shape)
 
-    def _tower_output(self, x, convs, norms, training):
-        for conv, norm in zip(convs, norms):
-            x = self.activation_fn(norm(conv(x), training=training))
+    def tower_layers(self, prefix, level):
+        """[(conv, batch norm or None)] of tower `prefix` ("class" or "box")
+        at `level` ("P3", ...), in order."""
+        convs = getattr(self, f"{prefix}_convs")
+        if self.fold_batch_norm:
+            return [(conv, None) for conv in convs[level]]
+        return list(zip(convs, getattr(self, f"{prefix}_norms")[level]))
+
+    def batch_norm_pairs(self):
+        """[(conv, batch norm, path of the folded conv)] of every tower conv
+        and level: what `spinenet_tf.inference_model` folds."""
+        if self.fold_batch_norm:
+            return []
+        return [(conv, norm, f"{self.path}/{prefix}_{level}_conv{i}")
+                for prefix in ("class", "box") for level in self.levels
+                for i, (conv, norm) in enumerate(self.tower_layers(prefix, level))]
+
+    def _tower_output(self, x, prefix, level, training):
+        for conv, norm in self.tower_layers(prefix, level):
+            x = conv(x)
+            if norm is not None:
+                x = norm(x, training=training)
+            x = self.activation_fn(x)
         return x
 
     def call(self, features, training=None):
         class_logits, box_deltas = {}, {}
         for level in self.levels:
             x = features[level]
-            class_logits[level] = self.class_predictor(self._tower_output(
-                x, self.class_convs, self.class_norms[level], training))
-            box_deltas[level] = self.box_predictor(self._tower_output(
-                x, self.box_convs, self.box_norms[level], training))
+            class_logits[level] = keras.ops.cast(self.class_predictor(
+                self._tower_output(x, "class", level, training)), "float32")
+            box_deltas[level] = keras.ops.cast(self.box_predictor(
+                self._tower_output(x, "box", level, training)), "float32")
         return class_logits, box_deltas
 
     def compute_output_shape(self, input_shape):
@@ -180,6 +221,12 @@ class RetinaNetHead(keras.layers.Layer):
         return (shapes(self.anchors_per_location * self.num_classes),
                 shapes(self.anchors_per_location * 4))
 
+    def compute_output_spec(self, features, training=None):
+        shapes = self.compute_output_shape(
+            {level: tuple(x.shape) for level, x in features.items()})
+        return tuple({level: keras.KerasTensor(shape, dtype="float32")
+                      for level, shape in part.items()} for part in shapes)
+
     def count_macs(self):
         """Multiply-adds for one image, summed over the levels it is shared by."""
         from spinenet_tf.model_complexity import conv_macs
@@ -187,8 +234,8 @@ class RetinaNetHead(keras.layers.Layer):
         total = 0
         for level, shape in self.level_shapes.items():
             tower_shape = shape[:-1] + (self.num_filters,)
-            for convs in (self.class_convs, self.box_convs):
-                for i, conv in enumerate(convs):
+            for prefix in ("class", "box"):
+                for i, (conv, _) in enumerate(self.tower_layers(prefix, level)):
                     total += conv_macs(conv, shape if i == 0 else tower_shape)
             last = tower_shape if self.num_convs else shape
             total += conv_macs(self.class_predictor, last)
@@ -211,5 +258,6 @@ class RetinaNetHead(keras.layers.Layer):
             "norm_epsilon": self.norm_epsilon,
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            "fold_batch_norm": self.fold_batch_norm,
         })
         return config

@@ -30,7 +30,15 @@ class ConvNormFactory:
         use_sync_bn: synchronise batch statistics across replicas.
         norm_momentum: batch-norm moving-average momentum.
         norm_epsilon: batch-norm epsilon.
+        fold_batch_norm: make the inference form: every conv gets a bias
+            and every batch norm is an identity, so that the batch norm's
+            affine map can live in the conv before it (see
+            `spinenet_tf.inference_model`, which computes those weights).
         dtype: dtype policy for the layers made.
+
+    A batch norm normalises the output of the conv made just before it by
+    the same factory; `batch_norm_pairs` lists those (conv, batch norm)
+    pairs, which is what folding needs.
     """
 
     def __init__(
@@ -41,6 +49,7 @@ class ConvNormFactory:
         use_sync_bn=False,
         norm_momentum=0.99,
         norm_epsilon=1e-3,
+        fold_batch_norm=False,
         dtype=None,
     ):
         self.activation = check_activation(activation)
@@ -49,7 +58,10 @@ class ConvNormFactory:
         self.use_sync_bn = use_sync_bn
         self.norm_momentum = norm_momentum
         self.norm_epsilon = norm_epsilon
+        self.fold_batch_norm = bool(fold_batch_norm)
         self.dtype = dtype
+        self.batch_norm_pairs = []
+        self._last_conv = None
 
     def initializer(self):
         """A fresh initializer per kernel, so no two kernels share a seed."""
@@ -58,38 +70,50 @@ class ConvNormFactory:
         )
 
     def conv(self, filters, kernel_size, strides=1, name=None, use_bias=False):
-        return keras.layers.Conv2D(
+        self._last_conv = keras.layers.Conv2D(
             filters,
             kernel_size,
             strides=strides,
             padding="same",
-            use_bias=use_bias,
+            use_bias=use_bias or self.fold_batch_norm,
             kernel_initializer=self.initializer(),
             kernel_regularizer=self.kernel_regularizer,
             dtype=self.dtype,
             name=name,
         )
+        return self._last_conv
 
     def depthwise_conv(self, kernel_size=3, strides=1, name=None):
         # Depthwise kernels are not regularized, as in the reference.
-        return keras.layers.DepthwiseConv2D(
+        self._last_conv = keras.layers.DepthwiseConv2D(
             kernel_size,
             strides=strides,
             padding="same",
-            use_bias=False,
+            use_bias=self.fold_batch_norm,
             depthwise_initializer=self.initializer(),
             dtype=self.dtype,
             name=name,
         )
+        return self._last_conv
 
     def batch_norm(self, name=None):
-        return keras.layers.BatchNormalization(
+        """Batch norm of the last conv made (an identity when folded)."""
+        if self._last_conv is None:
+            raise ValueError(
+                f"batch_norm({name!r}) has no conv before it to normalise; "
+                "make the conv with the same factory first.")
+        conv, self._last_conv = self._last_conv, None
+        if self.fold_batch_norm:
+            return keras.layers.Identity(dtype=self.dtype, name=name)
+        norm = keras.layers.BatchNormalization(
             momentum=self.norm_momentum,
             epsilon=self.norm_epsilon,
             synchronized=self.use_sync_bn,
             dtype=self.dtype,
             name=name,
         )
+        self.batch_norm_pairs.append((conv, norm))
+        return norm
 
     def activation_layer(self, name=None, activation=None):
         return keras.layers.Activation(
@@ -105,6 +129,7 @@ class ConvNormFactory:
             "use_sync_bn": self.use_sync_bn,
             "norm_momentum": self.norm_momentum,
             "norm_epsilon": self.norm_epsilon,
+            "fold_batch_norm": self.fold_batch_norm,
             "dtype": self.dtype,
         }
 
@@ -120,6 +145,7 @@ class ConvNormFactory:
             "use_sync_bn": self.use_sync_bn,
             "norm_momentum": self.norm_momentum,
             "norm_epsilon": self.norm_epsilon,
+            "fold_batch_norm": self.fold_batch_norm,
         }
 
 
@@ -141,6 +167,7 @@ class ConvNormLayer(keras.layers.Layer):
         use_sync_bn=False,
         norm_momentum=0.99,
         norm_epsilon=1e-3,
+        fold_batch_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -151,6 +178,7 @@ class ConvNormLayer(keras.layers.Layer):
             use_sync_bn,
             norm_momentum,
             norm_epsilon,
+            fold_batch_norm=fold_batch_norm,
             dtype=self.dtype_policy,
         )
         self.activation = self.factory.activation

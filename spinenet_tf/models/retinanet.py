@@ -122,7 +122,8 @@ class RetinaNet(TaskModel):
                 "with matching min_level / max_level.")
         input_shape, preprocessor, dtype = self.task_inputs(
             backbone, preprocessor, dtype)
-        # Batch-norm settings and default activation follow the backbone.
+        # Batch-norm settings (folded or not) and default activation follow
+        # the backbone.
         factory = getattr(backbone, "factory", None)
         activation = head_activation or getattr(factory, "activation", "relu")
         anchor_generator = AnchorGenerator(
@@ -139,6 +140,7 @@ class RetinaNet(TaskModel):
             use_sync_bn=getattr(factory, "use_sync_bn", False),
             norm_momentum=getattr(factory, "norm_momentum", 0.99),
             norm_epsilon=getattr(factory, "norm_epsilon", 1e-3),
+            fold_batch_norm=getattr(factory, "fold_batch_norm", False),
             kernel_regularizer=kernel_regularizer,
             dtype=dtype,
             name="head",

@@ -44,7 +44,8 @@ class SpineNetClassifier(TaskModel):
     default levels: the 1x1-conv + BN + activation output with
     `endpoints_num_filters` channels), optionally after an extra batch norm
     (`add_head_batch_norm`), then dropout and one dense layer with Keras'
-    "random_uniform" initializer, as the reference. Outputs logits.
+    "random_uniform" initializer, as the reference. Outputs float32 logits
+    whatever the compute dtype.
 
     `compile(loss="auto")` uses cross-entropy on integer labels with the
     model's `label_smoothing` (the papers' ImageNet recipe uses 0.1).
@@ -101,6 +102,8 @@ class SpineNetClassifier(TaskModel):
             num_classes, kernel_initializer="random_uniform",
             kernel_regularizer=kernel_regularizer, dtype=dtype,
             name="logits")(x)
+        if keras.backend.standardize_dtype(dtype.compute_dtype) != "float32":
+            logits = keras.layers.Identity(dtype="float32", name="float32_logits")(logits)
         super().__init__(inputs=images, outputs=logits, name=name, **kwargs)
 
         # === Config ===

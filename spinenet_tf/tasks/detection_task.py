@@ -119,17 +119,29 @@ class DetectionTask(Task):
 
     # --- export ----------------------------------------------------------
 
-    def verify_tflite(self, model, flatbuffer, quantization, nms="fast",
-                      max_images=20):
-        from spinenet_tf.export.tflite_verification import verify_detection_tflite
+    def verification_data(self):
+        """The evaluation data as a `CocoDataset`, which `--verify` needs."""
+        from spinenet_tf.data.coco import load_coco
 
         data = self.config.eval_data
         if data.source != "coco" or not data.annotations:
             raise ValueError(
                 "--verify needs COCO-format evaluation data (annotations + "
                 f"image_dir) in the config; received source {data.source!r}.")
-        from spinenet_tf.data.coco import load_coco
+        return load_coco(data.annotations, data.image_dir)
+
+    def verify_tflite(self, model, flatbuffer, quantization, nms="fast",
+                      max_images=20):
+        from spinenet_tf.export.tflite_verification import verify_detection_tflite
 
         return verify_detection_tflite(
-            model, flatbuffer, quantization, load_coco(data.annotations, data.image_dir),
+            model, flatbuffer, quantization, self.verification_data(),
             nms=nms, max_images=max_images)
+
+    def verify_saved_model(self, model, export_dir, precision, max_images=20):
+        from spinenet_tf.export.saved_model_verification import (
+            verify_detection_saved_model)
+
+        return verify_detection_saved_model(
+            model, export_dir, precision, self.verification_data(),
+            max_images=max_images)

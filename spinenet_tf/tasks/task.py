@@ -77,3 +77,10 @@ class Task:
             f"--verify checks detection exports; this is a "
             f"{self.config.model.type!r} experiment.")
 
+    def verify_saved_model(self, model, export_dir, precision, max_images=20):
+        """Checks the SavedModel in `export_dir` (exported from `model` in
+        `precision`) against `model`; returns a summary."""
+        raise ValueError(
+            f"--verify checks detection exports; this is a "
+            f"{self.config.model.type!r} experiment.")
+

@@ -1,4 +1,5 @@
-"""The backbones run on Keras' PyTorch backend with the same outputs.
+"""The backbones, and their folded inference form, run on Keras' PyTorch
+backend with the same outputs.
 
 The model code uses keras.layers / keras.ops only; this proves it by
 loading TensorFlow-backend weights into a PyTorch-backend process and
@@ -35,7 +36,10 @@ model = getattr(spinenet_tf, spec["builder"])(
 model.load_weights(spec["weights"])
 x = np.load(spec["inputs"])
 out = model(x, training=False)
-np.savez(spec["outputs"], **{k: keras.ops.convert_to_numpy(v) for k, v in out.items()})
+# The inference form (batch norm folded) is keras.layers / keras.ops too.
+folded = spinenet_tf.inference_model(model)(x, training=False)
+np.savez(spec["outputs"], **{k: keras.ops.convert_to_numpy(v) for k, v in out.items()},
+         **{"folded_" + k: keras.ops.convert_to_numpy(v) for k, v in folded.items()})
 """
 
 
@@ -63,3 +67,4 @@ def test_torch_backend_matches_tensorflow(builder, model_id, activation, shape, 
     expected = model(x, training=False)
     for key, value in expected.items():
         np.testing.assert_allclose(torch_out[key], value, atol=1e-4)
+        np.testing.assert_allclose(torch_out["folded_" + key], value, atol=1e-4)

@@ -26,6 +26,10 @@ def test_export_of_a_trained_model_dir_serves_its_detections(synthetic_data, tra
     for line in ("top-5 detections after class-agnostic NMS", "COCO AP on 4 images: Keras",
                  "TFLite fp32", "so quantization costs", "latency (2 threads"):
         assert line in result.stdout, result.stdout
+    # The SavedModel is the folded float32 form, checked against Keras too.
+    for line in ("batch norm folded, float32", "a SavedModel (float32) one of the same class",
+                 "Keras float32", "SavedModel float32", "latency (batch 1"):
+        assert line in result.stdout, result.stdout
 
     from spinenet_tf.checkpoints import load_model_dir
 

@@ -1,0 +1,138 @@
+"""The inference form of a model: batch norm folded into the convolutions,
+optionally computed end to end in bfloat16."""
+
+import keras
+import numpy as np
+
+from spinenet_tf.backbones.scale_permuted_backbone import ScalePermutedBackbone
+from spinenet_tf.checkpoints import variables_by_path
+from spinenet_tf.layers.conv_norm_layer import ConvNormFactory
+from spinenet_tf.models.task_model import TaskModel
+
+PRECISIONS = ("float32", "bfloat16")
+
+
+def inference_model(model, precision="float32"):
+    """A copy of `model` for inference, with every conv + batch norm folded.
+
+    In inference a batch norm is a per-channel affine map of the conv
+    output before it, so it can live in that conv's kernel and bias: one
+    pass over memory instead of two or three. This returns a model of the
+    same class (a `SpineNet`, `SpineNetMobile`, `RetinaNet` or
+    `SpineNetClassifier`; it serialises, exports and has `serving_outputs`
+    like the original) built with `fold_batch_norm=True` (convs with
+    biases, identities where the batch norms were; each RetinaNet head
+    level gets its own tower convs) and weights computed from `model`'s
+    (moving statistics, not batch statistics). Regular, depthwise and
+    separable convolutions are folded. Dropout and stochastic depth are
+    kept (they are identities in inference).
+
+    Args:
+        model: the trained model (not modified).
+        precision: "float32" (the same function up to rounding), or
+            "bfloat16": weights, activations, resampling and head computed
+            in bfloat16 (a `"bfloat16"` dtype policy, not mixed precision),
+            with float32 inputs and outputs; RetinaNet decodes boxes and
+            runs NMS in float32. Fast where the CPU has bfloat16 units
+            (AVX-512 BF16, AMX) or on accelerators.
+
+    Returns:
+        The folded model. It is for inference: it has no batch norms to
+        train.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"`precision` must be one of {list(PRECISIONS)}; received {precision!r}.")
+    config = model.get_config()
+    if isinstance(model, TaskModel):
+        config["backbone"] = dict(config["backbone"])
+        backbone_config = config["backbone"]["config"] = dict(
+            config["backbone"]["config"])
+        config["dtype"] = precision
+    elif isinstance(model, ScalePermutedBackbone):
+        backbone_config = config
+        backbone_config["output_dtype"] = None if precision == "float32" else "float32"
+    else:
+        raise TypeError(
+            "inference_model takes a SpineNet, SpineNetMobile, RetinaNet or "
+            f"SpineNetClassifier; received a {type(model).__name__}.")
+    backbone_config["fold_batch_norm"] = True
+    backbone_config["dtype"] = precision
+    folded = type(model).from_config(config)
+    _assign_folded_weights(model, folded)
+    return folded
+
+
+def batch_norm_pairs(model):
+    """[(conv, batch norm, path of the conv that replaces both)] of every
+    conv + batch norm pair in `model` (backbone layers and heads)."""
+    pairs = []
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        factory = getattr(layer, "factory", None)
+        if isinstance(factory, ConvNormFactory):
+            pairs.extend((conv, norm, conv.path)
+                         for conv, norm in factory.batch_norm_pairs)
+        if hasattr(layer, "batch_norm_pairs") and callable(layer.batch_norm_pairs):
+            pairs.extend(layer.batch_norm_pairs())
+    return pairs
+
+
+def fold_batch_norm_weights(conv, norm):
+    """{variable name: value} of `conv` with `norm` (in inference) folded
+    in: output channel c is scaled by gamma_c / sqrt(var_c + eps), and
+    the bias becomes beta_c + (bias_c - mean_c) * that scale."""
+    def value(variable, default):
+        return default if variable is None else np.asarray(
+            keras.ops.convert_to_numpy(keras.ops.cast(variable, "float32")), np.float64)
+
+    mean = value(norm.moving_mean, None)
+    variance = value(norm.moving_variance, None)
+    gamma = value(norm.gamma, np.ones_like(mean))
+    beta = value(norm.beta, np.zeros_like(mean))
+    scale = gamma / np.sqrt(variance + norm.epsilon)
+    bias = value(conv.bias, np.zeros_like(mean)) if conv.use_bias else np.zeros_like(mean)
+    weights = {"bias": beta + (bias - mean) * scale}
+    if isinstance(conv, keras.layers.SeparableConv2D):
+        weights["depthwise_kernel"] = value(conv.depthwise_kernel, None)
+        weights["pointwise_kernel"] = value(conv.pointwise_kernel, None) * scale
+    elif isinstance(conv, keras.layers.DepthwiseConv2D):
+        kernel = value(conv.kernel, None)  # [kh, kw, in, multiplier]
+        weights["kernel"] = kernel * scale.reshape(kernel.shape[2:])
+    elif isinstance(conv, keras.layers.Conv2D):
+        weights["kernel"] = value(conv.kernel, None) * scale
+    else:
+        raise TypeError(f"Cannot fold a batch norm into a {type(conv).__name__} "
+                        f"({conv.path!r}).")
+    return weights
+
+
+def _assign_folded_weights(model, folded):
+    values = dict(variables_by_path(model))
+    targets = {}
+    for conv, norm, target in batch_norm_pairs(model):
+        for variable in conv.weights + norm.weights:
+            values.pop(variable.path, None)
+        targets[target] = fold_batch_norm_weights(conv, norm)
+    layers = {layer.path: layer
+              for layer in folded._flatten_layers(include_self=False, recursive=True)}
+    assigned = set()
+    for target, weights in targets.items():
+        if target not in layers:
+            raise ValueError(f"The folded model has no layer {target!r} to fold into.")
+        for name, value in weights.items():
+            variable = getattr(layers[target], name)
+            variable.assign(value.astype(np.float32))
+            assigned.add(id(variable))
+    for path, variable in variables_by_path(folded).items():
+        if id(variable) in assigned:
+            continue
+        if path not in values:
+            raise ValueError(
+                f"The folded model's variable {path!r} has no counterpart in "
+                f"{model.name!r}.")
+        variable.assign(keras.ops.cast(values.pop(path), variable.dtype))
+        assigned.add(id(variable))
+    if values:
+        raise ValueError(
+            f"Variables of {model.name!r} have no place in the folded model: "
+            f"{sorted(values)[:10]}.")
