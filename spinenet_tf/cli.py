@@ -1,5 +1,6 @@
 """What the command-line programs share: errors about the user's input as
-one line, tracebacks only with `--debug`.
+one line, tracebacks only with `--debug`; TensorFlow's Python INFO lines
+("Assets written to ...") hidden unless `--verbosity` asks for them.
 
 Import it from a CLI only: it defines the absl flag `--debug`.
 """
@@ -7,7 +8,7 @@ Import it from a CLI only: it defines the absl flag `--debug`.
 import functools
 import sys
 
-from absl import flags
+from absl import flags, logging
 
 DEBUG = flags.DEFINE_boolean(
     "debug", False, "Show the Python traceback of an error about the input "
@@ -25,10 +26,14 @@ def one_line(error):
 
 def with_clear_errors(main):
     """Wraps an absl `main`: a user-input error prints `error: ...` on one
-    line to stderr and exits with status 2 (unless `--debug`)."""
+    line to stderr and exits with status 2 (unless `--debug`). absl's
+    default verbosity (INFO) is lowered to WARNING unless `--verbosity` is
+    given."""
 
     @functools.wraps(main)
     def wrapped(argv):
+        if not flags.FLAGS["verbosity"].present:
+            logging.set_verbosity(logging.WARNING)
         try:
             return main(argv)
         except USER_ERRORS as error:

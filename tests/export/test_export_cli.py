@@ -20,6 +20,8 @@ def test_export_of_a_trained_model_dir_serves_its_detections(synthetic_data, tra
                   "--tflite", "int8", "--uint8_input", "--calibration_images", "4",
                   "--verify", "--verify_images", "2"])
     assert f"ckpt-{TRAINED_STEPS}" in result.stdout and "MiB" in result.stdout
+    # TensorFlow's Python INFO lines stay out of the output.
+    assert "Assets written" not in result.stdout + result.stderr
     # int8 calibrated on the run's training images, verified on its eval data.
     assert "Calibrating int8 on 4 images" in result.stdout
     assert os.path.getsize(os.path.join(export_dir, "model_int8.tflite")) > 10_000
