@@ -56,7 +56,7 @@ def op_type_stats(logdir):
 def main(argv):
     del argv
     quiet()
-    print(hardware_line())
+    print(hardware_line())  # CPU model and cpu_flags (AVX-512 BF16, AMX)
     mobile = MODEL.value.startswith("Mobile-")
     builder = SpineNetMobile if mobile else SpineNet
     model = builder(MODEL.value.replace("Mobile-", ""), input_shape=(SIZE.value, SIZE.value, 3))
