@@ -92,7 +92,7 @@ def benchmark(name, builder, model_id, size, peak):
 def main(argv):
     del argv
     quiet()
-    hardware = print_hardware()
+    hardware = print_hardware()  # CPU model, cpu_flags (AVX-512 BF16, AMX), conv peaks
     mode = "XLA" if JIT.value else "tf.function graph"
     print(f"{mode}, medians of {RUNS.value} interleaved runs")
     results = {"hardware": hardware, "runs": RUNS.value, "mode": mode, "cases": {}}

@@ -106,7 +106,7 @@ def benchmark(name, variant, size, peak):
 def main(argv):
     del argv
     quiet()
-    hardware = print_hardware()
+    hardware = print_hardware()  # CPU model, cpu_flags (AVX-512 BF16, AMX), conv peaks
     print(f"tf.function graph, medians of {RUNS.value} interleaved runs")
     results = {"hardware": hardware, "runs": RUNS.value, "cases": {}}
     for key in MODELS.value:
