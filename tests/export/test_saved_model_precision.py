@@ -76,6 +76,6 @@ def test_bfloat16_saved_model_serves_the_bfloat16_form(detector, synthetic_data,
         detector, path, "bfloat16",
         load_coco(os.path.join(folder, "annotations.json"), os.path.join(folder, "images")),
         max_images=2)
-    matched, compared = summary["top_detections_matched"]
-    assert compared == 20 and 0 <= matched <= compared
+    _, compared = summary["top_detections_matched"]
+    assert compared == 20  # two images, ten detections each
     assert {"keras_ap", "saved_model_ap", "latency_ms"} <= set(summary)
