@@ -95,9 +95,15 @@ def test_transferred_retinanet_gives_model_garden_outputs(name, activation, comp
         # agree with Model Garden's own; near the score threshold, float
         # noise of 1e-6 can reorder near-tied scores and change NMS.
         for other in (predicted, expected):
-            np.testing.assert_allclose(
-                _detection_set(detections, b, top=compared or 10)[:, columns],
-                _detection_set(other, b, top=compared or 10)[:, columns], atol=2e-3)
+            top = compared or 10
+            if compared is None:
+                _assert_same_top_detections_but_for_ties(
+                    _detection_set(detections, b, top=top), _detection_set(other, b, top=top),
+                    np.asarray(candidate_scores[b]))
+            else:
+                np.testing.assert_allclose(
+                    _detection_set(detections, b, top=top)[:, columns],
+                    _detection_set(other, b, top=top)[:, columns], atol=2e-3)
 
 
 def _assert_same_detections_but_for_ties(ours, theirs, candidate_scores):
@@ -117,6 +123,21 @@ def _assert_same_detections_but_for_ties(ours, theirs, candidate_scores):
         score, cls = row[0] / 1000, int(row[1])
         tied = np.sum(np.abs(candidate_scores[:, cls - 1] - score) <= 1e-6)
         assert tied >= 2, f"detection {row} differs and no other candidate ties with it"
+
+
+def _assert_same_top_detections_but_for_ties(ours, theirs, candidate_scores):
+    """The same scores and classes in the same order (within 2e-6 of float
+    noise between graph and eager runs); boxes equal for every row whose
+    score ties with no other candidate of its class. Three or more tied
+    candidates (a feature repeated along the border) make which of them NMS
+    keeps, and so the boxes, implementation-defined."""
+    np.testing.assert_allclose(ours[:, :2], theirs[:, :2], atol=2e-3)
+    for row in ours:
+        score, cls = row[0] / 1000, int(row[1])
+        if np.sum(np.abs(candidate_scores[:, cls - 1] - score) <= 2e-6) >= 2:
+            continue
+        assert any(np.allclose(row, other, atol=2e-3) for other in theirs), (
+            f"untied detection {row} is not among {theirs}")
 
 
 def _detection_set(detections, b, top=None):
