@@ -155,7 +155,7 @@ def _our_units(model):
 
     def add(layer):
         for cls, kind in list(blocks.items()) + list(leaves.items()):
-            if type(layer) is cls:
+            if type(layer) is cls or (kind == "bn" and isinstance(layer, cls)):
                 units.setdefault(kind, []).append(layer)
                 return
         raise ValueError(f"No Model Garden counterpart for {layer.name!r}.")

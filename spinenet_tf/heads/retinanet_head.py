@@ -4,6 +4,7 @@ import math
 
 import keras
 
+from spinenet_tf.layers.batch_normalization import BatchNormalization
 from spinenet_tf.layers.conv_norm_layer import check_activation
 
 # Initial class bias: every anchor starts at foreground probability 0.01.
@@ -141,7 +142,7 @@ class RetinaNetHead(keras.layers.Layer):
                  for i in range(self.num_convs)]
         norms = {
             level: [
-                keras.layers.BatchNormalization(
+                BatchNormalization(
                     momentum=self.norm_momentum, epsilon=self.norm_epsilon,
                     synchronized=self.use_sync_bn, dtype=self.dtype_policy,
                     name=f"{prefix}_{level}_bn{i}")

@@ -1,5 +1,6 @@
 """Keras 3 layers of SpineNet and SpineNet-Mobile."""
 
+from spinenet_tf.layers.batch_normalization import BatchNormalization
 from spinenet_tf.layers.bottleneck_block import BottleneckBlock
 from spinenet_tf.layers.conv_norm_layer import ConvNormFactory, ConvNormLayer
 from spinenet_tf.layers.cross_scale_resampling import CrossScaleResampling
@@ -13,6 +14,7 @@ from spinenet_tf.layers.squeeze_excitation import SqueezeExcitation
 from spinenet_tf.layers.stochastic_depth import StochasticDepth
 
 __all__ = [
+    "BatchNormalization",
     "BottleneckBlock",
     "ConvNormFactory",
     "ConvNormLayer",

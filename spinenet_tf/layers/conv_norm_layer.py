@@ -2,6 +2,8 @@
 
 import keras
 
+from spinenet_tf.layers.batch_normalization import BatchNormalization
+
 ACTIVATIONS = ("relu", "swish", "hard_swish")
 
 
@@ -105,7 +107,7 @@ class ConvNormFactory:
         conv, self._last_conv = self._last_conv, None
         if self.fold_batch_norm:
             return keras.layers.Identity(dtype=self.dtype, name=name)
-        norm = keras.layers.BatchNormalization(
+        norm = BatchNormalization(
             momentum=self.norm_momentum,
             epsilon=self.norm_epsilon,
             synchronized=self.use_sync_bn,

@@ -2,6 +2,7 @@
 
 import keras
 
+from spinenet_tf.layers.batch_normalization import BatchNormalization
 from spinenet_tf.models.task_model import TaskModel
 
 
@@ -91,7 +92,7 @@ class SpineNetClassifier(TaskModel):
         x = backbone(images)[pooled_level]
         if add_head_batch_norm:
             factory = getattr(backbone, "factory", None)
-            x = keras.layers.BatchNormalization(
+            x = BatchNormalization(
                 momentum=getattr(factory, "norm_momentum", 0.99),
                 epsilon=getattr(factory, "norm_epsilon", 1e-3),
                 synchronized=getattr(factory, "use_sync_bn", False),
