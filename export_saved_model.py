@@ -109,10 +109,19 @@ def directory_size(path):
 @with_clear_errors
 def main(argv):
     del argv
+    from spinenet_tf.native_logs import native_log_filter
+
+    # C++ log lines of TensorFlow, the TFLite converter and LiteRT go to a
+    # file beside the exports, not the console.
+    os.makedirs(EXPORT_DIR.value, exist_ok=True)
+    with native_log_filter(os.path.join(EXPORT_DIR.value, "native_log.txt")):
+        export(*load_model())
+
+
+def export(model, task, source):
     from spinenet_tf import inference_model
     from spinenet_tf.export import export_saved_model
 
-    model, task, source = load_model()
     if VERIFY.value and task is None:
         raise app.UsageError("--verify needs the experiment's config (for its "
                              "evaluation data); the model dir has no config.yaml.")

@@ -37,7 +37,9 @@ STRICT = flags.DEFINE_boolean(
 CPU_DEVICES = flags.DEFINE_integer(
     "cpu_devices", None, "Split the CPU into this many logical devices (for "
     "--strategy mirrored on a machine without GPUs).")
-VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0, 1 (bar) or 2.")
+VERBOSE = flags.DEFINE_integer(
+    "verbose", None, "Keras verbosity: 0, 1 (live bar) or 2 (a line an epoch); "
+    "default: 1 on a terminal, 2 when the output goes to a file or a pipe.")
 
 
 @with_clear_errors

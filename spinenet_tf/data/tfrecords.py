@@ -91,7 +91,7 @@ def write_tfrecords(dataset, output_prefix, num_shards=1):
     An image that cannot be read is an error naming it.
     """
     import tensorflow as tf
-    from keras.utils import Progbar
+    from spinenet_tf.progress import ProgressBar
 
     if num_shards < 1:
         raise ValueError(f"`num_shards` must be >= 1; received {num_shards}.")
@@ -100,7 +100,7 @@ def write_tfrecords(dataset, output_prefix, num_shards=1):
              for i in range(num_shards)]
     names = {c["id"]: c["name"] for c in dataset.categories}
     writers = [tf.io.TFRecordWriter(p) for p in paths]
-    progress = Progbar(len(dataset.records), unit_name="image")
+    progress = ProgressBar(len(dataset.records), "writing TFRecords")
     try:
         for index, record in enumerate(dataset.records):
             try:

@@ -6,7 +6,8 @@ import weakref
 
 import numpy as np
 import tensorflow as tf
-from keras.utils import Progbar
+
+from spinenet_tf.progress import ProgressBar
 
 METRIC_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl",
                 "ARmax1", "ARmax10", "ARmax100", "ARs", "ARm", "ARl")
@@ -43,7 +44,7 @@ def collect_detections(model, dataset, max_images=None, total=None, progress=Tru
     """
     detect = serving_function(model)
     detections, ground_truth, image_ids = [], [], []
-    bar = Progbar(total, unit_name="image") if progress else None
+    bar = ProgressBar(total, "evaluating") if progress else None
     for images, targets, weights in dataset:
         info = targets["image_info"]
         output = {k: v.numpy() for k, v in detect(images, info).items()}

@@ -5,6 +5,7 @@ import os
 
 from spinenet_tf.export.tflite import convert_to_tflite, write_tflite
 from spinenet_tf.export.verify import fit_to_input, load_image
+from spinenet_tf.native_logs import native_log_filter
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
@@ -27,8 +28,19 @@ def export_and_verify_tflite(model, task, export_dir, quantization, raw_outputs=
 
     `task` (the experiment's `spinenet_tf.tasks.Task`, or None without a
     config) names the default calibration images and checks the file with
-    `verify` (`Task.verify_tflite`).
+    `verify` (`Task.verify_tflite`). The converter's and LiteRT's C++ log
+    lines go to `export_dir/native_log.txt`, not the console.
     """
+    os.makedirs(export_dir, exist_ok=True)
+    with native_log_filter(os.path.join(export_dir, "native_log.txt")):
+        return _export_and_verify_tflite(
+            model, task, export_dir, quantization, raw_outputs, uint8_input,
+            calibration_data, calibration_images, verify, verify_images, nms)
+
+
+def _export_and_verify_tflite(model, task, export_dir, quantization, raw_outputs,
+                              uint8_input, calibration_data, calibration_images,
+                              verify, verify_images, nms):
     representative = None
     if quantization == "int8":
         folder = calibration_data or (task.calibration_folder() if task else None)

@@ -12,10 +12,10 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from keras.utils import Progbar
 
 from spinenet_tf.evaluation.coco_metrics import coco_metrics, serving_function
 from spinenet_tf.layers.image_preprocessor import ImagePreprocessor
+from spinenet_tf.progress import ProgressBar
 
 
 def load_image(path):
@@ -129,7 +129,7 @@ def coco_ap_of_detectors(detectors, dataset, input_size, max_images=None, progre
     {name: metrics}."""
     records = dataset.records[:max_images] if max_images else dataset.records
     found = {name: [] for name in detectors}
-    bar = Progbar(len(records), unit_name="image") if progress else None
+    bar = ProgressBar(len(records), "verifying") if progress else None
     for record in records:
         image, info = fit_to_input(load_image(record.path), input_size)
         scale = np.tile(info[2], 2)
