@@ -76,7 +76,8 @@ class LossConfig:
 
 @dataclasses.dataclass
 class OptimizerConfig:
-    """SGD with momentum; stepwise learning rate after a linear warmup.
+    """SGD with momentum ("sgd") or Adam ("adam"); stepwise learning rate
+    after a linear warmup (`momentum` is SGD's only).
 
     `boundaries` are steps; `values` has one more entry than `boundaries`.
     """
@@ -98,7 +99,9 @@ class TrainerConfig:
     max_checkpoints: int = 3
     seed: int = 0
     deterministic: bool = False
-    mixed_precision: typing.Optional[str] = None  # "bfloat16" or "float16"
+    # null (float32), "bfloat16", "float16", or "auto": bfloat16 where this
+    # machine trains it faster (`spinenet_tf.hardware.auto_mixed_precision`).
+    mixed_precision: typing.Optional[str] = None
     # XLA for the train step: "auto" (Keras' default: on unless op
     # determinism is on), true or false. On CPU, XLA is slow for the
     # depthwise convolutions of SpineNet-Mobile (docs/benchmarks.md).
@@ -194,9 +197,12 @@ def validate(config, where="config"):
     if trainer.jit_compile not in ("auto", True, False):
         raise ConfigError(f"{where}: trainer.jit_compile must be 'auto', true or "
                           f"false; received {trainer.jit_compile!r}.")
-    if trainer.mixed_precision not in (None, "bfloat16", "float16"):
-        raise ConfigError(f"{where}: trainer.mixed_precision must be null, "
+    if trainer.mixed_precision not in (None, "auto", "bfloat16", "float16"):
+        raise ConfigError(f"{where}: trainer.mixed_precision must be null, 'auto', "
                           f"'bfloat16' or 'float16'; received {trainer.mixed_precision!r}.")
+    if config.optimizer.type not in ("sgd", "adam"):
+        raise ConfigError(f"{where}: optimizer.type must be 'sgd' or 'adam'; "
+                          f"received {config.optimizer.type!r}.")
     for name in ("train_data", "eval_data"):
         data = getattr(config, name)
         if data.source not in ("coco", "tfrecord", "image_folder"):

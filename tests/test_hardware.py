@@ -13,3 +13,13 @@ def test_cpu_flags_reads_the_model_and_the_flags_of_interest(tmp_path):
     assert model == "Intel(R) Xeon(R) Platinum 8480+"
     assert flags == ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
     assert cpu_flags(str(tmp_path / "missing"))[1] == ()
+
+
+def test_auto_mixed_precision_is_bfloat16_only_with_amx(tmp_path):
+    from spinenet_tf.hardware import auto_mixed_precision
+
+    with_amx, without = tmp_path / "amx", tmp_path / "avx512"
+    with_amx.write_text("model name\t: Xeon\nflags\t\t: avx512f avx512_bf16 amx_bf16 amx_tile\n")
+    without.write_text("model name\t: EPYC\nflags\t\t: avx512f avx512_bf16\n")
+    assert auto_mixed_precision(str(with_amx)) == "bfloat16"
+    assert auto_mixed_precision(str(without)) is None

@@ -1,12 +1,12 @@
 """A deterministic COCO-format dataset of coloured shapes: the embedded demo data.
 
     python -m spinenet_tf.data.synthetic --output_dir data/synthetic \\
-        [--num_train 800] [--num_val 100] [--image_size 256] [--seed 0]
+        [--num_train 800] [--num_val 100] [--image_size 256] [--seed 0] [--min_side 12]
 
 Writes `{train,val}/images/*.png` and `{train,val}/annotations.json`
 (COCO detection format). Every image has a varied background (flat,
 gradient, stripes or noise) and 1-6 shapes of three classes (circle,
-square, triangle) in random colours, with sides from 12 px to 70 % of the
+square, triangle) in random colours, with sides from 12 px (`min_side`) to 70 % of the
 image so that the objects span RetinaNet's P3-P7 anchor scales. Shapes may
 overlap; boxes are those of the visible pixels, and a shape less than 40 %
 visible is erased (its pixels restored to the background), so every visible
@@ -63,7 +63,7 @@ def _shape_mask(category, cy, cx, side, size):
     return within & (np.abs(x - cx) <= spread)
 
 
-def render_image(rng, size, max_objects=6):
+def render_image(rng, size, max_objects=6, min_side=MIN_SIDE):
     """One image (uint8 [size, size, 3]) and its annotations (visible boxes)."""
     background = _background(rng, size)
     image = background.copy()
@@ -71,7 +71,7 @@ def render_image(rng, size, max_objects=6):
     shapes = []
     for index in range(1, rng.integers(1, max_objects + 1) + 1):
         category = int(rng.integers(1, len(CATEGORIES) + 1))
-        side = float(np.exp(rng.uniform(np.log(MIN_SIDE), np.log(MAX_SIDE_FRACTION * size))))
+        side = float(np.exp(rng.uniform(np.log(min_side), np.log(MAX_SIDE_FRACTION * size))))
         cy, cx = rng.uniform(side / 2, size - side / 2, 2)
         mask = _shape_mask(category, cy, cx, side, size)
         if not mask.any():
@@ -101,7 +101,7 @@ def render_image(rng, size, max_objects=6):
     return image.round().astype("uint8"), annotations
 
 
-def write_split(output_dir, split, count, image_size, seed):
+def write_split(output_dir, split, count, image_size, seed, min_side=MIN_SIDE):
     """Writes one split; returns the path of its annotation file."""
     import tensorflow as tf
 
@@ -110,7 +110,7 @@ def write_split(output_dir, split, count, image_size, seed):
     os.makedirs(image_dir, exist_ok=True)
     images, annotations = [], []
     for image_id in range(1, count + 1):
-        pixels, objects = render_image(rng, image_size)
+        pixels, objects = render_image(rng, image_size, min_side=min_side)
         file_name = f"{image_id:06d}.png"
         tf.io.write_file(os.path.join(image_dir, file_name), tf.io.encode_png(pixels))
         images.append({"id": image_id, "file_name": file_name,
@@ -125,13 +125,18 @@ def write_split(output_dir, split, count, image_size, seed):
     return path
 
 
-def generate(output_dir, num_train=800, num_val=100, image_size=256, seed=0):
-    """Generates both splits; returns {"train": json path, "val": json path}."""
-    if image_size < 4 * MIN_SIDE:
-        raise ValueError(f"`image_size` must be >= {4 * MIN_SIDE}; received {image_size}.")
+def generate(output_dir, num_train=800, num_val=100, image_size=256, seed=0,
+             min_side=MIN_SIDE):
+    """Generates both splits; returns {"train": json path, "val": json path}.
+    Shapes' sides range from `min_side` pixels to 70% of `image_size`."""
+    if min_side < 4:
+        raise ValueError(f"`min_side` must be >= 4 pixels; received {min_side}.")
+    if image_size < 4 * min_side:
+        raise ValueError(f"`image_size` must be >= 4 * min_side = {4 * min_side}; "
+                         f"received {image_size}.")
     if num_train < 0 or num_val < 0:
         raise ValueError(f"Image counts must be >= 0; received {num_train}, {num_val}.")
-    return {split: write_split(output_dir, split, count, image_size, seed)
+    return {split: write_split(output_dir, split, count, image_size, seed, min_side)
             for split, count in (("train", num_train), ("val", num_val))}
 
 
@@ -141,7 +146,7 @@ def main(argv):
 
     values = flags.FLAGS
     paths = generate(values.output_dir, values.num_train, values.num_val,
-                     values.image_size, values.seed)
+                     values.image_size, values.seed, values.min_side)
     for split, path in paths.items():
         print(f"{split}: {path}")
 
@@ -154,4 +159,5 @@ if __name__ == "__main__":
     flags.DEFINE_integer("num_val", 100, "Validation images.")
     flags.DEFINE_integer("image_size", 256, "Square image side in pixels.")
     flags.DEFINE_integer("seed", 0, "Random seed; the same seed gives the same files.")
+    flags.DEFINE_integer("min_side", MIN_SIDE, "Smallest shape side in pixels.")
     app.run(main)

@@ -30,6 +30,8 @@ from absl import logging
 
 from spinenet_tf import checkpoints, visualization
 from spinenet_tf.config import config_to_dict
+from spinenet_tf.hardware import auto_mixed_precision
+from spinenet_tf.progress import fit_verbosity
 from spinenet_tf.tasks import task_for_config
 from spinenet_tf.training.keras_multi_worker import multi_worker_fit
 from spinenet_tf.training.optimizer import build_optimizer
@@ -59,12 +61,13 @@ def build_compiled_model(config, task=None):
 class Trainer:
     """Runs one experiment in `model_dir` (see the module docstring)."""
 
-    def __init__(self, config, model_dir, strategy, verbose=1):
+    def __init__(self, config, model_dir, strategy, verbose=None):
         self.config = config
         self.task = task_for_config(config)
         self.model_dir = model_dir
         self.strategy = strategy
-        self.verbose = verbose
+        # Keras' live bar on a terminal, a plain line an epoch otherwise.
+        self.verbose = fit_verbosity(verbose)
         self.is_chief = _is_chief(strategy)
         resolver = getattr(strategy, "cluster_resolver", None)
         self.write_dir = model_dir if self.is_chief else os.path.join(
@@ -82,8 +85,10 @@ class Trainer:
         keras.utils.set_random_seed(trainer.seed)
         if trainer.deterministic:
             tf.config.experimental.enable_op_determinism()
-        if trainer.mixed_precision:
-            keras.mixed_precision.set_global_policy(f"mixed_{trainer.mixed_precision}")
+        self.precision = (auto_mixed_precision() if trainer.mixed_precision == "auto"
+                          else trainer.mixed_precision)
+        keras.mixed_precision.set_global_policy(
+            f"mixed_{self.precision}" if self.precision else "float32")
         with self.strategy.scope():
             self.model, self.optimizer = build_compiled_model(config, self.task)
         self.checkpoint = checkpoints.training_checkpoint(self.model, self.optimizer)

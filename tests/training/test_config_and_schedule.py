@@ -31,6 +31,12 @@ def test_overrides_apply_and_typos_are_errors(tmp_path):
         load_config(path, ["trainer.train_steps"])
     with pytest.raises(ConfigError, match="must be a multiple"):
         load_config(path, ["trainer.train_steps=150", "trainer.checkpoint_every=100"])
+    with pytest.raises(ConfigError, match="optimizer.type must be 'sgd' or 'adam'; "
+                       "received 'lamb'"):
+        load_config(path, ["optimizer.type=lamb"])
+    with pytest.raises(ConfigError, match="mixed_precision must be .*received 'bf16'"):
+        load_config(path, ["trainer.mixed_precision=bf16"])
+    assert load_config(path, ["trainer.mixed_precision=auto"]).trainer.mixed_precision == "auto"
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
