@@ -29,7 +29,8 @@ OVERRIDES = flags.DEFINE_multi_string(
     "set", [], "Config override `section.key=value` (value in YAML), repeatable, "
     "e.g. --set trainer.train_steps=100 --set model.image_size=[256,256].")
 MIXED_PRECISION = flags.DEFINE_enum(
-    "mixed_precision", None, ["bfloat16", "float16"], "Overrides trainer.mixed_precision.")
+    "mixed_precision", None, ["auto", "bfloat16", "float16", "float32"],
+    "Overrides trainer.mixed_precision (auto: bfloat16 on CPUs with AMX).")
 DETERMINISTIC = flags.DEFINE_boolean(
     "deterministic", None, "Overrides trainer.deterministic (op determinism + seeds).")
 STRICT = flags.DEFINE_boolean(
@@ -54,7 +55,8 @@ def main(argv):
 
     overrides = list(OVERRIDES.value)
     if MIXED_PRECISION.value:
-        overrides.append(f"trainer.mixed_precision={MIXED_PRECISION.value}")
+        overrides.append("trainer.mixed_precision=" + (
+            "null" if MIXED_PRECISION.value == "float32" else MIXED_PRECISION.value))
     if DETERMINISTIC.value is not None:
         overrides.append(f"trainer.deterministic={str(DETERMINISTIC.value).lower()}")
     if STRICT.value is not None:

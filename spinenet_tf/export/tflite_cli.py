@@ -41,6 +41,15 @@ def export_and_verify_tflite(model, task, export_dir, quantization, raw_outputs=
 def _export_and_verify_tflite(model, task, export_dir, quantization, raw_outputs,
                               uint8_input, calibration_data, calibration_images,
                               verify, verify_images, nms):
+    if model.compute_dtype != "float32":
+        # A model trained under a mixed policy computes in bfloat16 / float16,
+        # ops the converter cannot quantize or run: convert (and verify) its
+        # float32 inference form, the same weights with batch norm folded.
+        from spinenet_tf import inference_model
+
+        print(f"TFLite starts from the float32 inference form of the "
+              f"{model.dtype_policy.name} model (batch norm folded)")
+        model = inference_model(model, "float32")
     representative = None
     if quantization == "int8":
         folder = calibration_data or (task.calibration_folder() if task else None)

@@ -79,3 +79,29 @@ def test_bfloat16_saved_model_serves_the_bfloat16_form(detector, synthetic_data,
     _, compared = summary["top_detections_matched"]
     assert compared == 20  # two images, ten detections each
     assert {"keras_ap", "saved_model_ap", "latency_ms"} <= set(summary)
+
+
+def test_a_model_trained_in_mixed_bfloat16_exports_int8_tflite(synthetic_data, tmp_path):
+    """`trainer.mixed_precision: bfloat16` (or `auto` on an AMX CPU) leaves a
+    model whose layers compute in bfloat16; the converter cannot quantize
+    those ops, so the TFLite path starts from its float32 inference form."""
+    import keras
+
+    from spinenet_tf.export.tflite_cli import export_and_verify_tflite
+    from spinenet_tf.testing import run_tflite
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        mixed = tiny_detector(seed=3)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert mixed.compute_dtype == "bfloat16"
+    summary = export_and_verify_tflite(
+        mixed, None, str(tmp_path), "int8", raw_outputs=True,
+        calibration_data=os.path.join(synthetic_data, "train", "images"),
+        calibration_images=4)
+    assert os.path.getsize(summary["tflite"]) > 0
+    image = np.asarray(images_of_sizes([(128, 128)])[0], "float32")
+    with open(summary["tflite"], "rb") as f:
+        outputs, _ = run_tflite(f.read(), image)
+    assert outputs and all(np.isfinite(v).all() for v in outputs.values())
