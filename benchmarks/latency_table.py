@@ -1,6 +1,7 @@
 """What the latency benchmarks share: the hardware header, interleaved
 timing, and the table of rows with ratios and achieved GFLOP/s."""
 
+import os
 import statistics
 import time
 
@@ -92,3 +93,36 @@ def print_rows(title, seconds, reference, macs_per_image, batch, peak_gflops):
         print(f"  {name:<34}{value * 1000:>9.1f}{rows[name]['ratio']:>22.2f}"
               f"{gflops:>10.0f}{100 * gflops / peak_gflops:>13.0f}%", flush=True)
     return rows
+
+
+def op_type_stats(logdir):
+    """{op type: [self time us, occurrences]} from the profiler's framework
+    op statistics (xprof)."""
+    import glob
+    import json
+
+    from xprof.convert import raw_to_tool_data
+
+    xspace = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
+    data, _ = raw_to_tool_data.xspace_to_tool_data(xspace, "framework_op_stats", {})
+    table = json.loads(data)[0]
+    columns = [column["id"] for column in table["cols"]]
+    totals = {}
+    for row in table["rows"]:
+        op = dict(zip(columns, (cell.get("v") for cell in row["c"])))
+        if op["type"] == "IDLE":
+            continue
+        entry = totals.setdefault(op["type"], [0.0, 0])
+        entry[0] += op["total_self_time"]
+        entry[1] += int(op["occurrences"])
+    return totals
+
+
+def print_op_table(totals, runs, top, per="a step"):
+    """The `top` op types of `op_type_stats` by self time: ms per run, share."""
+    total = sum(t for t, _ in totals.values())
+    width = max([len(name) for name in totals] + [8]) + 2
+    print(f"  {'op type':<{width}}{'ms ' + per:>10}{'share':>8}{'ops ' + per:>12}")
+    for name, (time_us, count) in sorted(totals.items(), key=lambda kv: -kv[1][0])[:top]:
+        print(f"  {name:<{width}}{time_us / runs / 1000:>10.2f}{100 * time_us / total:>7.1f}%"
+              f"{count // runs:>12}")

@@ -9,8 +9,6 @@ precision)` (or the model as built, `--precision as_built`) in a
 self time and their share of the total. Needs the `profile` extra (xprof) to read the trace.
 """
 
-import glob
-import json
 import os
 import tempfile
 
@@ -20,7 +18,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from latency_table import quiet  # noqa: E402
+from latency_table import op_type_stats, print_op_table, quiet  # noqa: E402
 from spinenet_tf import SpineNet, SpineNetMobile, inference_model  # noqa: E402
 from spinenet_tf.hardware import hardware_line  # noqa: E402
 from spinenet_tf.testing import randomize_batch_norm  # noqa: E402
@@ -31,26 +29,6 @@ PRECISION = flags.DEFINE_enum("precision", "bfloat16", ["as_built", "float32", "
 SIZE = flags.DEFINE_integer("size", 640, "Input size.")
 RUNS = flags.DEFINE_integer("runs", 5, "Profiled calls.")
 TOP = flags.DEFINE_integer("top", 12, "Op types to list.")
-
-
-def op_type_stats(logdir):
-    """{op type: [self time us, occurrences]} from the profiler's framework
-    op statistics (xprof)."""
-    from xprof.convert import raw_to_tool_data
-
-    xspace = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
-    data, _ = raw_to_tool_data.xspace_to_tool_data(xspace, "framework_op_stats", {})
-    table = json.loads(data)[0]
-    columns = [column["id"] for column in table["cols"]]
-    totals = {}
-    for row in table["rows"]:
-        op = dict(zip(columns, (cell.get("v") for cell in row["c"])))
-        if op["type"] == "IDLE":
-            continue
-        entry = totals.setdefault(op["type"], [0.0, 0])
-        entry[0] += op["total_self_time"]
-        entry[1] += int(op["occurrences"])
-    return totals
 
 
 def main(argv):
@@ -78,10 +56,8 @@ def main(argv):
     print(f"\n{builder.__name__}-{MODEL.value.replace('Mobile-', '')} @{SIZE.value}, "
           f"{PRECISION.value}, batch 1: {total / RUNS.value / 1000:.1f} ms of op self time "
           f"a call (profiled, {RUNS.value} calls)")
-    print(f"  {'op type':<32}{'ms a call':>10}{'share':>8}{'ops a call':>11}")
-    for name, (time_us, count) in sorted(totals.items(), key=lambda kv: -kv[1][0])[:TOP.value]:
-        print(f"  {name:<32}{time_us / RUNS.value / 1000:>10.2f}{100 * time_us / total:>7.1f}%"
-              f"{count // RUNS.value:>11}")
+    print_op_table(totals, RUNS.value, TOP.value, "a call")
+
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 the Keras train step `fit` runs, grouped by op type.
 
     python benchmarks/profile_training.py [--model demo|49S|Mobile-49] \\
-        [--precision float32|bfloat16] [--batch_norm fused|keras]
+        [--train_precision float32|bfloat16] [--batch_norm fused|keras]
 
 `demo` is the demo's RetinaNet SpineNet-Mobile-49XS @128, batch 16 (its
 config); `49S` and `Mobile-49` are the recipes' RetinaNets @384, batch 8,
@@ -25,12 +25,11 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from latency_table import quiet  # noqa: E402
-from profile_inference import op_type_stats  # noqa: E402
+from latency_table import op_type_stats, print_op_table, quiet  # noqa: E402
 from spinenet_tf.hardware import hardware_line  # noqa: E402
 
 MODEL = flags.DEFINE_enum("model", "demo", ["demo", "49S", "Mobile-49"], "Which model.")
-PRECISION = flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"],
+PRECISION = flags.DEFINE_enum("train_precision", "float32", ["float32", "bfloat16"],
                               "float32, or the mixed_bfloat16 policy.")
 BATCH_NORM = flags.DEFINE_enum("batch_norm", "fused", ["fused", "keras"],
                                "spinenet_tf's fused-kernel batch norm or Keras' own.")
@@ -99,10 +98,7 @@ def main(argv):
           f"{config.train_data.batch_size}, {PRECISION.value}, {BATCH_NORM.value} batch norm: "
           f"{1000 * statistics.median(times):.0f} ms a step (wall, median of 5), "
           f"{total / RUNS.value / 1000:.0f} ms of op self time (profiled)")
-    print(f"  {'op type':<48}{'ms a step':>10}{'share':>8}{'ops':>6}")
-    for name, (time_us, count) in sorted(totals.items(), key=lambda kv: -kv[1][0])[:TOP.value]:
-        print(f"  {name:<48}{time_us / RUNS.value / 1000:>10.2f}"
-              f"{100 * time_us / total:>7.1f}%{count // RUNS.value:>6}")
+    print_op_table(totals, RUNS.value, TOP.value)
 
 
 if __name__ == "__main__":

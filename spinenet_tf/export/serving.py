@@ -75,11 +75,14 @@ class ServingModule(tf.Module):
 
     def _decode(self, encoded):
         index, data = encoded
-        tf.debugging.assert_greater(
+        not_empty = tf.debugging.assert_greater(
             tf.strings.length(data), 0,
             message=tf.strings.format("image {} of the batch is empty", index))
         # decode_image names the unknown format; the index says which one.
-        return tf.io.decode_image(data, channels=3, expand_animations=False)
+        # The check must run first: decoding an empty string fails with a
+        # message that names no image, and the two ops are otherwise unordered.
+        with tf.control_dependencies([not_empty]):
+            return tf.io.decode_image(data, channels=3, expand_animations=False)
 
     def _prepare_encoded(self, data):
         def one(pair):
