@@ -32,6 +32,10 @@ class ModelConfig:
     # Backbone scaling overrides (null: the variant's).
     filter_size_scale: typing.Optional[float] = None
     endpoints_num_filters: typing.Optional[int] = None
+    # A custom architecture for the backbone's family: rows [level,
+    # block_fn, [offset0, offset1], is_output] (spinenet_tf/backbones/
+    # block_specs.py; `python -m spinenet_tf.search` writes them).
+    block_specs: typing.Optional[typing.List[typing.Any]] = None
     # RetinaNet (null: the recipe of the backbone variant).
     head_num_convs: typing.Optional[int] = None
     head_num_filters: typing.Optional[int] = None
@@ -100,7 +104,8 @@ class TrainerConfig:
     seed: int = 0
     deterministic: bool = False
     # null (float32), "bfloat16", "float16", or "auto": bfloat16 where this
-    # machine trains it faster (`spinenet_tf.hardware.auto_mixed_precision`).
+    # machine trains this backbone faster (SpineNet on a CPU with AMX;
+    # `spinenet_tf.hardware.auto_mixed_precision`).
     mixed_precision: typing.Optional[str] = None
     # XLA for the train step: "auto" (Keras' default: on unless op
     # determinism is on), true or false. On CPU, XLA is slow for the
@@ -181,6 +186,17 @@ def validate(config, where="config"):
     if model.type not in ("retinanet", "classifier"):
         raise ConfigError(f"{where}: model.type must be 'retinanet' or "
                           f"'classifier'; received {model.type!r}.")
+    if model.block_specs is not None:
+        from spinenet_tf.backbones import block_specs as specs_lib
+
+        mobile = str(model.backbone).lower().startswith("spinenet-mobile")
+        try:
+            specs_lib.validate_block_specs(
+                model.block_specs,
+                specs_lib.MOBILE_BLOCK_FNS if mobile else specs_lib.SPINENET_BLOCK_FNS,
+                range(1, 8))
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"{where}: model.block_specs: {error}") from error
     if len(optimizer.values) != len(optimizer.boundaries) + 1:
         raise ConfigError(
             f"{where}: optimizer.values needs one more entry than "

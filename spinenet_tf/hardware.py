@@ -26,16 +26,23 @@ def cpu_flags(cpuinfo="/proc/cpuinfo"):
     return model, tuple(flag for flag in FLAGS_OF_INTEREST if flag in flags)
 
 
-def auto_mixed_precision(cpuinfo="/proc/cpuinfo"):
-    """`trainer.mixed_precision: auto`: "bfloat16" on CPUs with AMX (matrix
-    units for bfloat16: ~9x float32's convolution rate), else None (float32).
+def auto_mixed_precision(backbone="spinenet-49", cpuinfo="/proc/cpuinfo"):
+    """`trainer.mixed_precision: auto`: "bfloat16" for a SpineNet (bottleneck
+    and residual blocks) on a CPU with AMX (matrix units for bfloat16, ~9x
+    float32's convolution rate); None (float32) otherwise.
 
-    Measured on AVX-512 BF16 without AMX (docs/training.md): bfloat16 trains
-    SpineNet-49S 1.13x faster but SpineNet-Mobile 0.8x as fast (its
-    depthwise-convolution gradients have no fast bfloat16 kernel there), so
-    float32 is the safe choice without AMX. With a GPU, set the precision in
-    the config.
+    Measured side by side (docs/training.md, benchmarks/profile_training.py):
+    with AMX, bfloat16 trains RetinaNet SpineNet-49S 1.2x faster than
+    float32, but SpineNet-Mobile 0.75x as fast: its depthwise convolutions
+    and element-wise ops have no fast bfloat16 kernels and its narrow
+    layers leave AMX little to do. Without AMX, bfloat16 is 1.1x for
+    SpineNet and 0.8x for Mobile, so float32 is the safe choice there. With
+    a GPU, set the precision in the config.
     """
+    if not isinstance(backbone, str):
+        raise TypeError(f"`backbone` must be a variant name; received {backbone!r}.")
+    if backbone.startswith("spinenet-mobile"):
+        return None
     return "bfloat16" if "amx_bf16" in cpu_flags(cpuinfo)[1] else None
 
 

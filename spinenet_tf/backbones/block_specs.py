@@ -46,11 +46,11 @@ SPINENET_MOBILE_BLOCK_SPECS = tuple(
     ))
 
 
-def _scale_decreased(specs):
-    """SpineNet-49's fifteen blocks in ResNet-50 order (by level, the
-    residual block of each level first), each fed by the two maps before it,
-    the last block of every level L3..L7 an output."""
-    blocks = sorted(specs[:15], key=lambda spec: (spec[0], spec[1] != "residual"))
+def _scale_decreased(specs, count=15):
+    """The first `count` blocks in ResNet order (by level, the residual
+    block of each level first), each fed by the two maps before it, the last
+    block of every level L3..L7 an output."""
+    blocks = sorted(specs[:count], key=lambda spec: (spec[0], spec[1] != "residual"))
     last = {level: index for index, (level, *_) in enumerate(blocks)}
     return tuple((level, block_fn, (index, index + 1), level >= 3 and last[level] == index)
                  for index, (level, block_fn, _, _) in enumerate(blocks))
@@ -64,6 +64,8 @@ def _scale_decreased(specs):
 # with `SpineNet("49", block_specs=...)` to compare scale-permuted and
 # scale-decreased on equal footing.
 SCALE_DECREASED_BLOCK_SPECS = _scale_decreased(SPINENET_BLOCK_SPECS)
+# The same for SpineNet-Mobile's sixteen MBConv blocks.
+SCALE_DECREASED_MOBILE_BLOCK_SPECS = _scale_decreased(SPINENET_MOBILE_BLOCK_SPECS, 16)
 
 SPINENET_BLOCK_FNS = ("bottleneck", "residual")
 MOBILE_BLOCK_FNS = ("mbconv",)

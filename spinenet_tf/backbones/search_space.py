@@ -8,7 +8,9 @@ multiset of blocks and searches
     (stem maps included);
   * block adjustments: each intermediate block may move its level by one of
     {-1, 0, 1, 2} and change its type.
-Everything returned here passes `validate_block_specs`.
+With `stem_blocks=N` the first N blocks of the base list stay as they are
+(the paper's R[N]-SP[M] family: N scale-decreased ResNet blocks, then M
+scale-permuted ones). Everything returned here passes `validate_block_specs`.
 """
 
 import random
@@ -43,6 +45,7 @@ def sample_block_specs(
     levels: Sequence[int] = (2, 3, 4, 5, 6, 7),
     adjust_blocks: bool = True,
     num_stem_maps: int = specs_lib.NUM_STEM_MAPS,
+    stem_blocks: int = 0,
 ):
     """Samples one architecture from the search space around `base_block_specs`.
 
@@ -60,6 +63,7 @@ def sample_block_specs(
         levels: levels an intermediate block may move to.
         adjust_blocks: whether to apply level/type adjustments.
         num_stem_maps: maps produced before the first block.
+        stem_blocks: how many leading blocks of `base_block_specs` stay fixed.
 
     Returns:
         A validated tuple of `BlockSpec`.
@@ -69,12 +73,14 @@ def sample_block_specs(
         base_block_specs, specs_lib.SPINENET_BLOCK_FNS + specs_lib.MOBILE_BLOCK_FNS,
         range(0, 10), num_stem_maps,
     )
-    intermediate, outputs = _split(base)
+    _check_stem_blocks(stem_blocks, base)
+    fixed = [s.as_tuple() for s in base[:stem_blocks]]
+    intermediate, outputs = _split(base[stem_blocks:])
     rng.shuffle(intermediate)
     rng.shuffle(outputs)
     allowed = sorted(set(levels))
-    sampled = []
-    for index, spec in enumerate(intermediate + outputs):
+    sampled = list(fixed)
+    for index, spec in enumerate(intermediate + outputs, start=len(fixed)):
         level, block_fn = spec.level, spec.block_fn
         if adjust_blocks and not spec.is_output:
             choices = [level + d for d in LEVEL_ADJUSTMENTS if level + d in allowed]
@@ -85,8 +91,17 @@ def sample_block_specs(
              spec.is_output)
         )
     return specs_lib.validate_block_specs(
-        sampled, block_fns, allowed + [s.level for s in outputs], num_stem_maps
+        sampled, tuple(block_fns) + tuple(s[1] for s in fixed),
+        allowed + [s.level for s in base], num_stem_maps
     )
+
+
+def _check_stem_blocks(stem_blocks, block_specs):
+    if (not isinstance(stem_blocks, int) or isinstance(stem_blocks, bool)
+            or not 0 <= stem_blocks < len(block_specs)):
+        raise ValueError(
+            f"`stem_blocks` must be an integer in [0, {len(block_specs) - 1}] "
+            f"(the list has {len(block_specs)} blocks); received {stem_blocks!r}.")
 
 
 def mutate_block_specs(
@@ -96,6 +111,7 @@ def mutate_block_specs(
     levels: Sequence[int] = (2, 3, 4, 5, 6, 7),
     num_stem_maps: int = specs_lib.NUM_STEM_MAPS,
     mutation: Optional[str] = None,
+    stem_blocks: int = 0,
 ):
     """Returns a copy of `block_specs` with one random search-space move.
 
@@ -104,14 +120,16 @@ def mutate_block_specs(
     block; "level" moves one intermediate block by one of {-1, 1, 2};
     "block_fn" changes one block's type. `mutation` forces a move; moves that
     cannot apply (e.g. a one-type space for "block_fn") are skipped in
-    favour of another.
+    favour of another. The first `stem_blocks` blocks are never changed.
     """
     rng = _as_rng(seed)
     current = list(
         specs_lib.validate_block_specs(
-            block_specs, block_fns, levels, num_stem_maps
+            block_specs, tuple(block_fns) + specs_lib.SPINENET_BLOCK_FNS
+            + specs_lib.MOBILE_BLOCK_FNS, range(0, 10), num_stem_maps
         )
     )
+    _check_stem_blocks(stem_blocks, current)
     moves = ["permute", "connection", "level", "block_fn"]
     if mutation is not None and mutation not in moves:
         raise ValueError(f"`mutation` must be one of {moves}; received {mutation!r}.")
@@ -120,8 +138,10 @@ def mutate_block_specs(
     for _ in range(100):
         move = rng.choice(candidates)
         mutated = [s.as_tuple() for s in current]
-        intermediate = [i for i, s in enumerate(current) if not s.is_output]
-        outputs = [i for i, s in enumerate(current) if s.is_output]
+        intermediate = [i for i, s in enumerate(current)
+                        if not s.is_output and i >= stem_blocks]
+        outputs = [i for i, s in enumerate(current) if s.is_output and i >= stem_blocks]
+        searched = range(stem_blocks, len(mutated))
         if move == "permute":
             group = rng.choice([g for g in (intermediate, outputs) if len(g) > 1] or [[]])
             if len(group) < 2:
@@ -131,7 +151,7 @@ def mutate_block_specs(
             mutated[a] = (lb, fb, mutated[a][2], ob)
             mutated[b] = (la, fa, mutated[b][2], oa)
         elif move == "connection":
-            index = rng.randrange(len(mutated))
+            index = rng.choice(searched)
             available = num_stem_maps + index
             level, fn, offsets, out = mutated[index]
             which = rng.randrange(2)
@@ -151,15 +171,18 @@ def mutate_block_specs(
                 continue
             mutated[index] = (rng.choice(choices), fn, offsets, out)
         else:
-            index = rng.randrange(len(mutated))
+            index = rng.choice(searched)
             level, fn, offsets, out = mutated[index]
             options = [f for f in block_fns if f != fn]
             if not options:
                 continue
             mutated[index] = (level, rng.choice(options), offsets, out)
         try:
+            fixed_fns = tuple(spec[1] for spec in mutated[:stem_blocks])
+            fixed_levels = [spec[0] for spec in mutated[:stem_blocks]]
             return specs_lib.validate_block_specs(
-                mutated, block_fns, levels, num_stem_maps
+                mutated, tuple(block_fns) + fixed_fns, list(levels) + fixed_levels,
+                num_stem_maps
             )
         except ValueError:
             continue

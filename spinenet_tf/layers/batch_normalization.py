@@ -16,8 +16,11 @@ class BatchNormalization(keras.layers.BatchNormalization):
     backwards, plus float32 casts around every layer under a mixed policy.
     In a SpineNet training step on CPU those ops take about a quarter of
     the time (docs/benchmarks.md). The fused kernel computes the batch
-    statistics and the normalisation in one pass, in the input's dtype with
-    float32 statistics.
+    statistics and the normalisation in one pass. It runs on float32 even
+    under a mixed policy (the activations cast up and the result cast
+    back): oneDNN's bfloat16 batch-norm kernels, forward and backward, took
+    twice as long as its float32 ones on an AMX CPU, more than the casts
+    cost (docs/benchmarks.md).
 
     The result equals Keras' layer (outputs, gradients and moving statistics
     within float rounding; tests/layers/test_batch_normalization.py): the
@@ -46,7 +49,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
                   else tf.zeros([channels], "float32"))
         empty = tf.constant([], "float32")
         outputs, mean, corrected_variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
-            x=inputs, scale=scale, offset=offset, mean=empty, variance=empty,
+            x=_kernel_input(inputs), scale=scale, offset=offset, mean=empty, variance=empty,
             epsilon=self.epsilon, exponential_avg_factor=1.0,
             data_format="NHWC", is_training=True)
         # The kernel returns the batch variance with Bessel's correction
@@ -58,3 +61,13 @@ class BatchNormalization(keras.layers.BatchNormalization):
         self.moving_variance.assign(
             self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
         return tf.cast(outputs, self.compute_dtype)
+
+
+def _kernel_input(inputs):
+    """bfloat16 activations as float32 when no GPU is present (see the class
+    docstring); anything else unchanged."""
+    import tensorflow as tf
+
+    if inputs.dtype == tf.bfloat16 and not tf.config.list_logical_devices("GPU"):
+        return tf.cast(inputs, "float32")
+    return inputs

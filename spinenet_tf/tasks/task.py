@@ -42,6 +42,10 @@ class Task:
             kwargs["filter_size_scale"] = model.filter_size_scale
         if model.endpoints_num_filters is not None:
             kwargs["endpoints_num_filters"] = model.endpoints_num_filters
+        if model.block_specs is not None:
+            kwargs["block_specs"] = [
+                (level, block_fn, tuple(offsets), is_output)
+                for level, block_fn, offsets, is_output in model.block_specs]
         return variant.builder(variant.model_id, **kwargs)
 
     def build_model(self):

@@ -85,8 +85,8 @@ class Trainer:
         keras.utils.set_random_seed(trainer.seed)
         if trainer.deterministic:
             tf.config.experimental.enable_op_determinism()
-        self.precision = (auto_mixed_precision() if trainer.mixed_precision == "auto"
-                          else trainer.mixed_precision)
+        self.precision = (auto_mixed_precision(config.model.backbone)
+                          if trainer.mixed_precision == "auto" else trainer.mixed_precision)
         keras.mixed_precision.set_global_policy(
             f"mixed_{self.precision}" if self.precision else "float32")
         with self.strategy.scope():

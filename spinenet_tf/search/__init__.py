@@ -1,0 +1,9 @@
+"""Scale-permuted architecture search on a proxy task (`python -m spinenet_tf.search`)."""
+
+from spinenet_tf.search.evolution import BudgetError, MacBudget, propose
+from spinenet_tf.search.proxy_task import ProxyData, ProxySettings, ProxyTask
+from spinenet_tf.search.space import SearchSpace, block_specs_to_yaml, load_block_specs
+from spinenet_tf.search.trial_log import TrialLog
+
+__all__ = ["BudgetError", "MacBudget", "ProxyData", "ProxySettings", "ProxyTask",
+           "SearchSpace", "TrialLog", "block_specs_to_yaml", "load_block_specs", "propose"]
