@@ -22,7 +22,10 @@ AMX; `--verify` prints what it costs in COCO AP):
         --precision bfloat16 --verify
 
     # TFLite beside the SavedModel, int8 calibrated on training images,
-    # verified against the Keras model on the evaluation data:
+    # verified against the Keras model on the evaluation data; prints the
+    # layers with the largest quantization error (all in
+    # model_int8_layers.csv) and keeps the worst float until int8 costs at
+    # most --int8_ap_budget AP points (default 1.0) against fp32:
     python export_saved_model.py --model_dir runs/demo --export_dir exports/demo \
         --tflite int8 --uint8_input --verify
 """
@@ -66,6 +69,12 @@ CALIBRATION_DATA = flags.DEFINE_string(
     "config's training images).")
 CALIBRATION_IMAGES = flags.DEFINE_integer("calibration_images", 100,
                                           "Images to calibrate int8 on.")
+INT8_AP_BUDGET = flags.DEFINE_float(
+    "int8_ap_budget", 1.0, "With --tflite int8 --verify: keep the layers with the "
+    "largest quantization error in float until int8 loses at most this many COCO AP "
+    "points against the fp32 file on the evaluation data (inf: all layers int8).")
+INT8_MAX_FLOAT_LAYERS = flags.DEFINE_integer(
+    "int8_max_float_layers", 64, "The most layers --int8_ap_budget keeps in float.")
 VERIFY = flags.DEFINE_boolean(
     "verify", False, "Check the SavedModel (and the .tflite) against the Keras model "
     "on the config's evaluation data: top detections, COCO AP difference, latency "
@@ -140,7 +149,9 @@ def export(model, task, source):
             model, task, EXPORT_DIR.value, TFLITE.value, raw_outputs=RAW_OUTPUTS.value,
             uint8_input=UINT8_INPUT.value, calibration_data=CALIBRATION_DATA.value,
             calibration_images=CALIBRATION_IMAGES.value, verify=VERIFY.value,
-            verify_images=VERIFY_IMAGES.value, nms=NMS.value)
+            verify_images=VERIFY_IMAGES.value, nms=NMS.value,
+            int8_ap_budget=INT8_AP_BUDGET.value,
+            int8_max_float_layers=INT8_MAX_FLOAT_LAYERS.value)
 
 
 if __name__ == "__main__":

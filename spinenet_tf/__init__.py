@@ -13,7 +13,7 @@ if "-m" in _argv[:-1] and _argv[_argv.index("-m") + 1].startswith("spinenet_tf."
 from spinenet_tf.backbones.spinenet import SpineNet
 from spinenet_tf.backbones.spinenet_mobile import SpineNetMobile
 from spinenet_tf.layers.image_preprocessor import ImagePreprocessor
-from spinenet_tf.models.inference_form import inference_model
+from spinenet_tf.models.inference_form import inference_model, quantization_aware_model
 from spinenet_tf.models.retinanet import RetinaNet
 from spinenet_tf.models.spinenet_classifier import SpineNetClassifier
 
@@ -27,4 +27,5 @@ __all__ = [
     "SpineNetMobile",
     "__version__",
     "inference_model",
+    "quantization_aware_model",
 ]

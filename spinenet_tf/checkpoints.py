@@ -145,6 +145,22 @@ def restore_checkpoint(checkpoint_path, model, optimizer=None):
     return model
 
 
+def initialize_from_model_dir(model, model_dir):
+    """Loads the latest checkpoint of the `train.py` folder `model_dir` into
+    `model` (the same architecture, matched by variable path); returns the
+    checkpoint's path."""
+    if not os.path.isdir(model_dir):
+        raise FileNotFoundError(f"Model folder {model_dir!r} to initialise from does "
+                                "not exist.")
+    checkpoint = tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINT_DIR))
+    if not checkpoint:
+        raise FileNotFoundError(
+            f"{model_dir!r} has no checkpoint to initialise from (train.py writes "
+            f"them under {CHECKPOINT_DIR}/).")
+    restore_checkpoint(checkpoint, model)
+    return checkpoint
+
+
 def load_model_dir(model_dir, checkpoint=None):
     """The model of a `train.py` folder at its latest (or the given)
     checkpoint: `model.keras` for the architecture, then the checkpoint's

@@ -44,6 +44,13 @@ class ModelConfig:
     num_scales: int = 3
     aspect_ratios: typing.List[float] = dataclasses.field(
         default_factory=lambda: [0.5, 1.0, 2.0])
+    # A train.py folder whose latest checkpoint initialises the model (the
+    # same architecture), e.g. the trained float model to fine-tune.
+    init_from: typing.Optional[str] = None
+    # Quantization-aware fine-tuning for int8 TFLite (RetinaNet): train the
+    # inference form of `init_from`'s model (batch norm folded) with
+    # fake-quantized weights and activations (docs/export.md).
+    quantization_aware: bool = False
     # Classifier.
     dropout_rate: float = 0.0
     label_smoothing: float = 0.0
@@ -197,6 +204,19 @@ def validate(config, where="config"):
                 range(1, 8))
         except (TypeError, ValueError) as error:
             raise ConfigError(f"{where}: model.block_specs: {error}") from error
+    if model.quantization_aware:
+        if model.type != "retinanet":
+            raise ConfigError(f"{where}: model.quantization_aware is for RetinaNet; "
+                              f"received model.type {model.type!r}.")
+        if not model.init_from:
+            raise ConfigError(
+                f"{where}: model.quantization_aware fine-tunes a trained float "
+                "model: set model.init_from to its train.py folder.")
+        if trainer.mixed_precision in ("bfloat16", "float16"):
+            raise ConfigError(
+                f"{where}: model.quantization_aware trains in float32 (fake "
+                "quantization simulates int8 in float32); received "
+                f"trainer.mixed_precision {trainer.mixed_precision!r}.")
     if len(optimizer.values) != len(optimizer.boundaries) + 1:
         raise ConfigError(
             f"{where}: optimizer.values needs one more entry than "

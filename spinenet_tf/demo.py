@@ -179,7 +179,8 @@ def _export(model, task, export_dir):
     checks = task.verify_saved_model(model, saved_model, "float32")
     matched, compared = checks["top_detections_matched"]
     summary = export_and_verify_tflite(model, task, export_dir, "int8",
-                                       uint8_input=True, verify=True)
+                                       uint8_input=True, verify=True,
+                                       calibration_images=min(100, NUM_TRAIN.value))
     summary.update(saved_model=saved_model, saved_model_mib=size / 2**20,
                    saved_model_ap=checks["saved_model_ap"],
                    saved_model_matches_keras=matched == compared)

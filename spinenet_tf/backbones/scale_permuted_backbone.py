@@ -60,6 +60,7 @@ class ScalePermutedBackbone(keras.Model):
         kernel_initializer="VarianceScaling",
         kernel_regularizer=None,
         fold_batch_norm=False,
+        quantization_aware=False,
         output_dtype=None,
         dtype=None,
         name=None,
@@ -92,7 +93,8 @@ class ScalePermutedBackbone(keras.Model):
         factory = ConvNormFactory(
             check_activation(activation, self.activations), kernel_initializer,
             kernel_regularizer, use_sync_bn, norm_momentum, norm_epsilon,
-            fold_batch_norm=fold_batch_norm, dtype=policy,
+            fold_batch_norm=fold_batch_norm, quantization_aware=quantization_aware,
+            dtype=policy,
         )
         scale = scaling["filter_size_scale"]
         arch = types.SimpleNamespace(

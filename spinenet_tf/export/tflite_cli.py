@@ -3,7 +3,11 @@
 import glob
 import os
 
-from spinenet_tf.export.tflite import convert_to_tflite, write_tflite
+import tensorflow as tf
+
+from spinenet_tf.export.int8_quantizer import (
+    format_report, quantize_within_budget, write_report)
+from spinenet_tf.export.tflite import convert_to_tflite, int8_quantizer, write_tflite
 from spinenet_tf.export.verify import fit_to_input, load_image
 from spinenet_tf.native_logs import native_log_filter
 
@@ -11,36 +15,63 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 
 def image_paths(folder, count):
-    """Up to `count` image files spread over `folder` (recursively)."""
+    """`count` image files spread over `folder` (recursively); an error
+    naming the folder if it has fewer."""
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"Calibration folder {folder!r} does not exist.")
     paths = sorted(p for p in glob.glob(os.path.join(folder, "**", "*"), recursive=True)
                    if p.lower().endswith(IMAGE_SUFFIXES))
     if not paths:
-        raise FileNotFoundError(f"No images (.jpg, .png, ...) under {folder!r}.")
+        raise FileNotFoundError(f"No images ({', '.join(IMAGE_SUFFIXES)}) under {folder!r}.")
+    if len(paths) < count:
+        raise ValueError(f"{count} calibration images requested, but {folder!r} has "
+                         f"{len(paths)}; pass --calibration_images {len(paths)} or "
+                         "another folder.")
     step = max(len(paths) // count, 1)
     return paths[::step][:count]
+
+
+def calibration_images(folder, count, input_size):
+    """`count` images of `folder` resized and padded to the input size; an
+    error naming the file that cannot be decoded."""
+    images = []
+    for path in image_paths(folder, count):
+        try:
+            image = load_image(path)
+        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
+            raise ValueError(f"Calibration image {path!r} cannot be read as an image: "
+                             f"{error.message.splitlines()[0]}") from None
+        images.append(fit_to_input(image, input_size)[0])
+    return images
 
 
 def export_and_verify_tflite(model, task, export_dir, quantization, raw_outputs=False,
                              uint8_input=False, calibration_data=None,
                              calibration_images=100, verify=False, verify_images=20,
-                             nms="fast"):
+                             nms="fast", int8_ap_budget=1.0, int8_max_float_layers=64):
     """Writes `export_dir/model_<quantization>.tflite`; returns a summary dict.
 
     `task` (the experiment's `spinenet_tf.tasks.Task`, or None without a
     config) names the default calibration images and checks the file with
-    `verify` (`Task.verify_tflite`). The converter's and LiteRT's C++ log
-    lines go to `export_dir/native_log.txt`, not the console.
+    `verify` (`Task.verify_tflite`). int8 also writes its per-layer error
+    report `model_int8_layers.csv` and, with `verify`, keeps the worst
+    layers float until the AP it loses against the fp32 file on the
+    evaluation data is at most `int8_ap_budget` points (None: no budget).
+    The converter's and LiteRT's C++ log lines go to
+    `export_dir/native_log.txt`, not the console.
     """
     os.makedirs(export_dir, exist_ok=True)
     with native_log_filter(os.path.join(export_dir, "native_log.txt")):
         return _export_and_verify_tflite(
             model, task, export_dir, quantization, raw_outputs, uint8_input,
-            calibration_data, calibration_images, verify, verify_images, nms)
+            calibration_data, calibration_images, verify, verify_images, nms,
+            int8_ap_budget, int8_max_float_layers)
 
 
 def _export_and_verify_tflite(model, task, export_dir, quantization, raw_outputs,
                               uint8_input, calibration_data, calibration_images,
-                              verify, verify_images, nms):
+                              verify, verify_images, nms, int8_ap_budget,
+                              int8_max_float_layers):
     if model.compute_dtype != "float32":
         # A model trained under a mixed policy computes in bfloat16 / float16,
         # ops the converter cannot quantize or run: convert (and verify) its
@@ -50,27 +81,86 @@ def _export_and_verify_tflite(model, task, export_dir, quantization, raw_outputs
         print(f"TFLite starts from the float32 inference form of the "
               f"{model.dtype_policy.name} model (batch norm folded)")
         model = inference_model(model, "float32")
-    representative = None
+    if verify and (task is None or raw_outputs):
+        raise ValueError("--verify needs a config (for its evaluation data) and "
+                         "a file with post-processing (no --tflite_raw_outputs).")
+    summary = {}
+    fp32_flatbuffer = None
     if quantization == "int8":
-        folder = calibration_data or (task.calibration_folder() if task else None)
-        if not folder:
-            raise ValueError("int8 needs --calibration_data (an image folder); the "
-                             "config names no training images.")
-        paths = image_paths(folder, calibration_images)
-        representative = [fit_to_input(load_image(p), model.preprocessor.image_size)[0]
-                          for p in paths]
-        print(f"Calibrating int8 on {len(representative)} images from {folder}")
-    flatbuffer = convert_to_tflite(model, quantization, post_processing=not raw_outputs,
-                                   representative_images=representative,
-                                   uint8_input=uint8_input, nms=nms)
+        flatbuffer, fp32_flatbuffer = _int8(
+            model, task, export_dir, raw_outputs, uint8_input, calibration_data,
+            calibration_images, verify, nms, int8_ap_budget, int8_max_float_layers,
+            summary)
+    else:
+        flatbuffer = convert_to_tflite(model, quantization, post_processing=not raw_outputs,
+                                       uint8_input=uint8_input, nms=nms)
+    if not raw_outputs and hasattr(model, "anchors_for"):
+        flatbuffer = _with_mediapipe_metadata(flatbuffer, model, task, summary)
     path, size = write_tflite(flatbuffer, os.path.join(export_dir,
                                                        f"model_{quantization}.tflite"))
-    summary = {"tflite": path, "tflite_mib": size / 2**20}
+    summary.update(tflite=path, tflite_mib=size / 2**20)
     print(f"TFLite {quantization}: {path}, {size / 2**20:.2f} MiB")
     if verify:
-        if task is None or raw_outputs:
-            raise ValueError("--verify needs a config (for its evaluation data) and "
-                             "a file with post-processing (no --tflite_raw_outputs).")
         summary.update(task.verify_tflite(model, flatbuffer, quantization, nms=nms,
-                                          max_images=verify_images))
+                                          max_images=verify_images,
+                                          fp32_flatbuffer=fp32_flatbuffer))
     return summary
+
+
+def _with_mediapipe_metadata(flatbuffer, model, task, summary):
+    """The detection file with MediaPipe ObjectDetector metadata (labels,
+    normalisation, output roles) where the `mediapipe` extra is installed."""
+    from spinenet_tf.export.mediapipe_metadata import (
+        add_detector_metadata, mediapipe_available)
+
+    if not mediapipe_available():
+        print("No MediaPipe metadata written (pip install 'spinenet_tf[mediapipe]' "
+              "to make the file loadable by MediaPipe's ObjectDetector)")
+        summary["mediapipe_metadata"] = False
+        return flatbuffer
+    labels = (task.class_names(model.num_classes) if task else
+              [f"class_{k}" for k in range(1, model.num_classes)])
+    print(f"MediaPipe ObjectDetector metadata: {len(labels)} labels "
+          f"({', '.join(labels[:5])}{', ...' * (len(labels) > 5)}), 0..255 input")
+    summary["mediapipe_metadata"] = True
+    return add_detector_metadata(flatbuffer, labels)
+
+
+def _int8(model, task, export_dir, raw_outputs, uint8_input, calibration_data,
+          count, verify, nms, ap_budget, max_float_layers, summary):
+    """Calibrates, reports the layers' errors, quantizes (within the AP
+    budget with `verify`); returns the int8 file and the fp32 file it was
+    measured against (or None)."""
+    folder = calibration_data or (task.calibration_folder() if task else None)
+    if not folder:
+        raise ValueError("int8 needs --calibration_data (an image folder); the "
+                         "config names no training images.")
+    images = calibration_images(folder, count, model.preprocessor.image_size)
+    print(f"Calibrating int8 on {len(images)} images from {folder}")
+    quantizer = int8_quantizer(model, images, post_processing=not raw_outputs,
+                               uint8_input=uint8_input, nms=nms)
+    report_path = os.path.join(export_dir, "model_int8_layers.csv")
+    write_report(quantizer.report, report_path)
+    print(f"int8 layers with the largest quantization error (RMSE / scale: the "
+          f"error in quantization steps, on {min(len(images), 32)} calibration images):")
+    print(format_report(quantizer.report))
+    print(f"  all {len(quantizer.report)} layers: {report_path}")
+    if quantizer.constant_nodes:
+        print(f"  {len(quantizer.constant_nodes)} ops around activations that were "
+              "constant during calibration stay float (XNNPACK cannot run them in int8)")
+    summary["int8_report"] = report_path
+    if not verify or ap_budget is None:
+        return quantizer.quantize(), None
+    cost = task.int8_ap_cost(model, nms=nms)
+    print(f"Keeping the worst layers float until int8 loses at most {ap_budget:.2f} "
+          f"AP points against fp32 (TFLite fp32 AP {cost.fp32_ap:.3f} on "
+          f"{cost.num_images} evaluation images):")
+    flatbuffer, layers, measured, met = quantize_within_budget(
+        quantizer, cost, ap_budget, max_float_layers)
+    if not met:
+        print(f"  The AP budget of {ap_budget:.2f} points cannot be met with up to "
+              f"{max_float_layers} float layers; writing the best file found: "
+              f"{len(layers)} float layers, AP cost {measured:+.2f} points.")
+    summary.update(int8_float_layers=layers, int8_ap_cost=measured,
+                   int8_ap_budget=ap_budget, int8_ap_budget_met=met)
+    return flatbuffer, cost.fp32_flatbuffer

@@ -25,17 +25,47 @@ def raw_output_difference(model, images):
     return worst
 
 
-def verify_detection_tflite(model, flatbuffer, quantization, dataset, nms="fast",
-                            max_images=20):
-    """Checks a detection `.tflite` on a `CocoDataset`; prints and returns a
-    summary. A quantized file's COCO AP is set beside the Keras model's and
-    beside an fp32 file's with the same post-processing, so the
-    quantization's own cost is not mixed up with the op's NMS semantics."""
-    input_size = model.preprocessor.image_size
-    summary = {}
+def _threads(nms):
     # The op's multi-threaded regular NMS drops a class
     # (TFLitePostProcessConfig.from_decoder).
-    threads = 1 if nms == "regular" else 2
+    return 1 if nms == "regular" else 2
+
+
+class Int8ApCost:
+    """The COCO AP points an int8 detection file loses against the model's
+    fp32 file (same post-processing) on a `CocoDataset`: positive is a loss.
+    Called with int8 flatbuffers; the fp32 file is converted and evaluated
+    once."""
+
+    def __init__(self, model, dataset, nms="fast", uint8_input=False):
+        self.dataset, self.nms = dataset, nms
+        self.input_size = model.preprocessor.image_size
+        self.num_images = dataset.num_images
+        self.fp32_flatbuffer = convert_to_tflite(model, "fp32", nms=nms,
+                                                 uint8_input=uint8_input)
+        self.fp32_ap = self._ap(self.fp32_flatbuffer)
+
+    def _ap(self, flatbuffer):
+        detector = TFLiteDetector(flatbuffer, threads=_threads(self.nms))
+        metrics = coco_ap_of_detectors(
+            {"tflite": functools.partial(tflite_detections, detector)}, self.dataset,
+            self.input_size, progress=False)
+        return metrics["tflite"]["AP"]
+
+    def __call__(self, flatbuffer):
+        return 100 * (self.fp32_ap - self._ap(flatbuffer))
+
+
+def verify_detection_tflite(model, flatbuffer, quantization, dataset, nms="fast",
+                            max_images=20, fp32_flatbuffer=None):
+    """Checks a detection `.tflite` on a `CocoDataset`; prints and returns a
+    summary. A quantized file's COCO AP is set beside the Keras model's and
+    beside an fp32 file's with the same post-processing (`fp32_flatbuffer`,
+    converted here if None), so the quantization's own cost is not mixed up
+    with the op's NMS semantics."""
+    input_size = model.preprocessor.image_size
+    summary = {}
+    threads = _threads(nms)
     detector = TFLiteDetector(flatbuffer, threads=threads)
     print(f"  running in LiteRT (XNNPACK delegate) on {threads} "
           f"thread{'s' * (threads > 1)}")
@@ -61,7 +91,8 @@ def verify_detection_tflite(model, flatbuffer, quantization, dataset, nms="fast"
     detectors = {"keras": keras_detector,
                  quantization: functools.partial(tflite_detections, detector)}
     if quantization != "fp32":
-        fp32 = TFLiteDetector(convert_to_tflite(model, "fp32", nms=nms), threads=threads)
+        fp32 = TFLiteDetector(fp32_flatbuffer or convert_to_tflite(model, "fp32", nms=nms),
+                              threads=threads)
         detectors["fp32"] = functools.partial(tflite_detections, fp32)
     metrics = coco_ap_of_detectors(detectors, dataset, input_size)
     ap = {name: m["AP"] for name, m in metrics.items()}

@@ -6,6 +6,8 @@ import keras
 
 from spinenet_tf.layers.batch_normalization import BatchNormalization
 from spinenet_tf.layers.conv_norm_layer import check_activation
+from spinenet_tf.layers.fake_quantization import (
+    ActivationQuantizer, QuantizedConv2D, QuantizedSeparableConv2D)
 
 # Initial class bias: every anchor starts at foreground probability 0.01.
 PRIOR_PROBABILITY = 0.01
@@ -48,6 +50,9 @@ class RetinaNetHead(keras.layers.Layer):
         kernel_regularizer, bias_regularizer: applied where the reference
             applies them (no kernel regularizer on separable towers).
         fold_batch_norm: build the inference form (see above).
+        quantization_aware: with `fold_batch_norm`, the form trained for
+            int8 (`spinenet_tf.quantization_aware_model`): fake-quantized
+            kernels, tower activations and predictions.
     """
 
     def __init__(
@@ -66,9 +71,13 @@ class RetinaNetHead(keras.layers.Layer):
         kernel_regularizer=None,
         bias_regularizer=None,
         fold_batch_norm=False,
+        quantization_aware=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if quantization_aware and not fold_batch_norm:
+            raise ValueError("quantization_aware=True needs fold_batch_norm=True; "
+                             "received fold_batch_norm=False.")
         if not 1 <= min_level <= max_level:
             raise ValueError(
                 "Need 1 <= min_level <= max_level; received "
@@ -94,6 +103,7 @@ class RetinaNetHead(keras.layers.Layer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.fold_batch_norm = bool(fold_batch_norm)
+        self.quantization_aware = bool(quantization_aware)
         self.levels = [f"P{level}" for level in range(self.min_level, self.max_level + 1)]
         self.activation_fn = keras.activations.get(self.activation)
 
@@ -105,6 +115,16 @@ class RetinaNetHead(keras.layers.Layer):
             keras.initializers.Constant(prior_bias), "class_logits")
         self.box_predictor = self._predictor(
             self.anchors_per_location * 4, "zeros", "box_deltas")
+        # Quantization-aware: the range of each tower activation and
+        # prediction, per level (the int8 file's tensors).
+        self.quantizers = {}
+        if self.quantization_aware:
+            self.quantizers = {
+                f"{prefix}_{level}_{part}": ActivationQuantizer(
+                    activation=None if part == "output" else self.activation,
+                    dtype=self.dtype_policy, name=f"{prefix}_{level}_{part}_quantizer")
+                for prefix in ("class", "box") for level in self.levels
+                for part in [f"act{i}" for i in range(self.num_convs)] + ["output"]}
 
     def _conv(self, filters, name, bias_initializer, kernel_stddev=None):
         if self.use_separable_conv:
@@ -115,11 +135,12 @@ class RetinaNetHead(keras.layers.Layer):
                     pointwise_initializer=keras.initializers.RandomNormal(stddev=0.03),
                     depthwise_regularizer=self.kernel_regularizer,
                     pointwise_regularizer=self.kernel_regularizer)
-            return keras.layers.SeparableConv2D(
+            return (QuantizedSeparableConv2D if self.quantization_aware
+                    else keras.layers.SeparableConv2D)(
                 filters, 3, padding="same", bias_initializer=bias_initializer,
                 bias_regularizer=self.bias_regularizer, dtype=self.dtype_policy,
                 name=name, **init)
-        return keras.layers.Conv2D(
+        return (QuantizedConv2D if self.quantization_aware else keras.layers.Conv2D)(
             filters, 3, padding="same",
             kernel_initializer=keras.initializers.RandomNormal(
                 stddev=kernel_stddev or 0.01),
@@ -179,6 +200,8 @@ class RetinaNetHead(keras.layers.Layer):
         predictor_shape = tower_shape if self.num_convs else shape
         self.class_predictor.build(predictor_shape)
         self.box_predictor.build(predictor_shape)
+        for quantizer in self.quantizers.values():
+            quantizer.build(())
 
     def tower_layers(self, prefix, level):
         """[(conv, batch norm or None)] of tower `prefix` ("class" or "box")
@@ -198,21 +221,32 @@ class RetinaNetHead(keras.layers.Layer):
                 for i, (conv, norm) in enumerate(self.tower_layers(prefix, level))]
 
     def _tower_output(self, x, prefix, level, training):
-        for conv, norm in self.tower_layers(prefix, level):
+        for i, (conv, norm) in enumerate(self.tower_layers(prefix, level)):
             x = conv(x)
             if norm is not None:
                 x = norm(x, training=training)
-            x = self.activation_fn(x)
+            if self.quantizers:
+                x = self.quantizers[f"{prefix}_{level}_act{i}"](x, training=training)
+            else:
+                x = self.activation_fn(x)
         return x
+
+    def _prediction(self, predictor, x, prefix, level, training):
+        x = predictor(x)
+        if self.quantizers:
+            x = self.quantizers[f"{prefix}_{level}_output"](x, training=training)
+        return keras.ops.cast(x, "float32")
 
     def call(self, features, training=None):
         class_logits, box_deltas = {}, {}
         for level in self.levels:
             x = features[level]
-            class_logits[level] = keras.ops.cast(self.class_predictor(
-                self._tower_output(x, "class", level, training)), "float32")
-            box_deltas[level] = keras.ops.cast(self.box_predictor(
-                self._tower_output(x, "box", level, training)), "float32")
+            class_logits[level] = self._prediction(
+                self.class_predictor, self._tower_output(x, "class", level, training),
+                "class", level, training)
+            box_deltas[level] = self._prediction(
+                self.box_predictor, self._tower_output(x, "box", level, training),
+                "box", level, training)
         return class_logits, box_deltas
 
     def compute_output_shape(self, input_shape):
@@ -260,5 +294,6 @@ class RetinaNetHead(keras.layers.Layer):
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
             "fold_batch_norm": self.fold_batch_norm,
+            "quantization_aware": self.quantization_aware,
         })
         return config

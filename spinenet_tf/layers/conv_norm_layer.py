@@ -3,6 +3,8 @@
 import keras
 
 from spinenet_tf.layers.batch_normalization import BatchNormalization
+from spinenet_tf.layers.fake_quantization import (
+    ActivationQuantizer, QuantizedConv2D, QuantizedDepthwiseConv2D)
 
 ACTIVATIONS = ("relu", "swish", "hard_swish")
 
@@ -36,6 +38,11 @@ class ConvNormFactory:
             and every batch norm is an identity, so that the batch norm's
             affine map can live in the conv before it (see
             `spinenet_tf.inference_model`, which computes those weights).
+        quantization_aware: with `fold_batch_norm`, the form trained for
+            int8 (`spinenet_tf.quantization_aware_model`): kernels
+            fake-quantized per channel, and the conv outputs (where the
+            batch norms were) and activations fake-quantized to ranges
+            learned in training (`spinenet_tf.layers.fake_quantization`).
         dtype: dtype policy for the layers made.
 
     A batch norm normalises the output of the conv made just before it by
@@ -52,8 +59,14 @@ class ConvNormFactory:
         norm_momentum=0.99,
         norm_epsilon=1e-3,
         fold_batch_norm=False,
+        quantization_aware=False,
         dtype=None,
     ):
+        if quantization_aware and not fold_batch_norm:
+            raise ValueError(
+                "quantization_aware=True needs fold_batch_norm=True (training "
+                "runs on what the TFLite converter quantizes: convs with batch "
+                "norm folded in); received fold_batch_norm=False.")
         self.activation = check_activation(activation)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -61,6 +74,7 @@ class ConvNormFactory:
         self.norm_momentum = norm_momentum
         self.norm_epsilon = norm_epsilon
         self.fold_batch_norm = bool(fold_batch_norm)
+        self.quantization_aware = bool(quantization_aware)
         self.dtype = dtype
         self.batch_norm_pairs = []
         self._last_conv = None
@@ -72,7 +86,8 @@ class ConvNormFactory:
         )
 
     def conv(self, filters, kernel_size, strides=1, name=None, use_bias=False):
-        self._last_conv = keras.layers.Conv2D(
+        conv_class = QuantizedConv2D if self.quantization_aware else keras.layers.Conv2D
+        self._last_conv = conv_class(
             filters,
             kernel_size,
             strides=strides,
@@ -87,7 +102,9 @@ class ConvNormFactory:
 
     def depthwise_conv(self, kernel_size=3, strides=1, name=None):
         # Depthwise kernels are not regularized, as in the reference.
-        self._last_conv = keras.layers.DepthwiseConv2D(
+        conv_class = (QuantizedDepthwiseConv2D if self.quantization_aware
+                      else keras.layers.DepthwiseConv2D)
+        self._last_conv = conv_class(
             kernel_size,
             strides=strides,
             padding="same",
@@ -105,6 +122,8 @@ class ConvNormFactory:
                 f"batch_norm({name!r}) has no conv before it to normalise; "
                 "make the conv with the same factory first.")
         conv, self._last_conv = self._last_conv, None
+        if self.quantization_aware:
+            return ActivationQuantizer(dtype=self.dtype, name=name)
         if self.fold_batch_norm:
             return keras.layers.Identity(dtype=self.dtype, name=name)
         norm = BatchNormalization(
@@ -118,6 +137,9 @@ class ConvNormFactory:
         return norm
 
     def activation_layer(self, name=None, activation=None):
+        if self.quantization_aware:
+            return ActivationQuantizer(activation=activation or self.activation,
+                                       dtype=self.dtype, name=name)
         return keras.layers.Activation(
             activation or self.activation, dtype=self.dtype, name=name
         )
@@ -132,6 +154,7 @@ class ConvNormFactory:
             "norm_momentum": self.norm_momentum,
             "norm_epsilon": self.norm_epsilon,
             "fold_batch_norm": self.fold_batch_norm,
+            "quantization_aware": self.quantization_aware,
             "dtype": self.dtype,
         }
 
@@ -148,6 +171,7 @@ class ConvNormFactory:
             "norm_momentum": self.norm_momentum,
             "norm_epsilon": self.norm_epsilon,
             "fold_batch_norm": self.fold_batch_norm,
+            "quantization_aware": self.quantization_aware,
         }
 
 
@@ -170,6 +194,7 @@ class ConvNormLayer(keras.layers.Layer):
         norm_momentum=0.99,
         norm_epsilon=1e-3,
         fold_batch_norm=False,
+        quantization_aware=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -181,6 +206,7 @@ class ConvNormLayer(keras.layers.Layer):
             norm_momentum,
             norm_epsilon,
             fold_batch_norm=fold_batch_norm,
+            quantization_aware=quantization_aware,
             dtype=self.dtype_policy,
         )
         self.activation = self.factory.activation

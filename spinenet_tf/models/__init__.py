@@ -1,6 +1,6 @@
 """Task models on SpineNet: RetinaNet detection and image classification."""
 
-from spinenet_tf.models.inference_form import inference_model
+from spinenet_tf.models.inference_form import inference_model, quantization_aware_model
 from spinenet_tf.models.retinanet import RetinaNet
 from spinenet_tf.models.retinanet_configs import (
     RETINANET_CONFIGS,
@@ -20,4 +20,5 @@ __all__ = [
     "SpineNetClassifier",
     "get_retinanet_config",
     "inference_model",
+    "quantization_aware_model",
 ]

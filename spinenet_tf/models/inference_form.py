@@ -7,6 +7,7 @@ import numpy as np
 from spinenet_tf.backbones.scale_permuted_backbone import ScalePermutedBackbone
 from spinenet_tf.checkpoints import variables_by_path
 from spinenet_tf.layers.conv_norm_layer import ConvNormFactory
+from spinenet_tf.layers.fake_quantization import ActivationQuantizer
 from spinenet_tf.models.task_model import TaskModel
 
 PRECISIONS = ("float32", "bfloat16")
@@ -43,6 +44,23 @@ def inference_model(model, precision="float32"):
     if precision not in PRECISIONS:
         raise ValueError(
             f"`precision` must be one of {list(PRECISIONS)}; received {precision!r}.")
+    return _folded_copy(model, precision)
+
+
+def quantization_aware_model(model):
+    """A copy of `model` to fine-tune for int8: its inference form (batch
+    norm folded, from the moving statistics, as the TFLite converter folds
+    it) with fake quantization (`spinenet_tf.layers.fake_quantization`):
+    kernels per output channel, conv outputs and activations to ranges that
+    training learns. Converting it to int8 TFLite takes those ranges.
+
+    Args:
+        model: a trained float32 `RetinaNet` or backbone (not modified).
+    """
+    return _folded_copy(model, "float32", quantization_aware=True)
+
+
+def _folded_copy(model, precision, quantization_aware=None):
     config = model.get_config()
     if isinstance(model, TaskModel):
         config["backbone"] = dict(config["backbone"])
@@ -57,6 +75,8 @@ def inference_model(model, precision="float32"):
             "inference_model takes a SpineNet, SpineNetMobile, RetinaNet or "
             f"SpineNetClassifier; received a {type(model).__name__}.")
     backbone_config["fold_batch_norm"] = True
+    if quantization_aware is not None:
+        backbone_config["quantization_aware"] = quantization_aware
     backbone_config["dtype"] = precision
     folded = type(model).from_config(config)
     _assign_folded_weights(model, folded)
@@ -123,8 +143,12 @@ def _assign_folded_weights(model, folded):
             variable = getattr(layers[target], name)
             variable.assign(value.astype(np.float32))
             assigned.add(id(variable))
+    # Fake-quantization ranges start untrained, unless `model` has them.
+    ranges = {id(variable)
+              for layer in folded._flatten_layers(include_self=False, recursive=True)
+              if isinstance(layer, ActivationQuantizer) for variable in layer.weights}
     for path, variable in variables_by_path(folded).items():
-        if id(variable) in assigned:
+        if id(variable) in assigned or (id(variable) in ranges and path not in values):
             continue
         if path not in values:
             raise ValueError(

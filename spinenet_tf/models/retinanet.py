@@ -141,6 +141,7 @@ class RetinaNet(TaskModel):
             norm_momentum=getattr(factory, "norm_momentum", 0.99),
             norm_epsilon=getattr(factory, "norm_epsilon", 1e-3),
             fold_batch_norm=getattr(factory, "fold_batch_norm", False),
+            quantization_aware=getattr(factory, "quantization_aware", False),
             kernel_regularizer=kernel_regularizer,
             dtype=dtype,
             name="head",

@@ -12,7 +12,7 @@ class ClassificationTask(Task):
     """A SpineNetClassifier experiment (`model.type: classifier`) on an image
     folder with one sub-folder per class (sorted names give the labels)."""
 
-    def build_model(self):
+    def build_network(self):
         from spinenet_tf.models.spinenet_classifier import SpineNetClassifier
 
         model = self.config.model

@@ -11,7 +11,7 @@ from spinenet_tf.tasks.task import Task
 class DetectionTask(Task):
     """A RetinaNet experiment (`model.type: retinanet`)."""
 
-    def build_model(self):
+    def build_network(self):
         from spinenet_tf.models.retinanet import RetinaNet
         from spinenet_tf.models.retinanet_configs import RETINANET_CONFIGS
 
@@ -131,12 +131,17 @@ class DetectionTask(Task):
         return load_coco(data.annotations, data.image_dir)
 
     def verify_tflite(self, model, flatbuffer, quantization, nms="fast",
-                      max_images=20):
+                      max_images=20, fp32_flatbuffer=None):
         from spinenet_tf.export.tflite_verification import verify_detection_tflite
 
         return verify_detection_tflite(
             model, flatbuffer, quantization, self.verification_data(),
-            nms=nms, max_images=max_images)
+            nms=nms, max_images=max_images, fp32_flatbuffer=fp32_flatbuffer)
+
+    def int8_ap_cost(self, model, nms="fast"):
+        from spinenet_tf.export.tflite_verification import Int8ApCost
+
+        return Int8ApCost(model, self.verification_data(), nms=nms)
 
     def verify_saved_model(self, model, export_dir, precision, max_images=20):
         from spinenet_tf.export.saved_model_verification import (

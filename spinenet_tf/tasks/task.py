@@ -48,8 +48,25 @@ class Task:
                 for level, block_fn, offsets, is_output in model.block_specs]
         return variant.builder(variant.model_id, **kwargs)
 
-    def build_model(self):
+    def build_network(self):
+        """The config's network with fresh weights."""
         raise NotImplementedError
+
+    def build_model(self):
+        """The model to train or export: `build_network()`, initialised from
+        `model.init_from` (a train.py folder's latest checkpoint) if set, in
+        its quantization-aware form (`spinenet_tf.quantization_aware_model`)
+        if `model.quantization_aware`."""
+        from spinenet_tf.checkpoints import initialize_from_model_dir
+
+        model = self.build_network()
+        if self.config.model.init_from:
+            initialize_from_model_dir(model, self.config.model.init_from)
+        if self.config.model.quantization_aware:
+            from spinenet_tf.models.inference_form import quantization_aware_model
+
+            model = quantization_aware_model(model)
+        return model
 
     def compile_model(self, model, optimizer):
         """Compiles `model` for `fit` with the trainer's settings."""
@@ -74,11 +91,32 @@ class Task:
         """Images an int8 export calibrates on by default: the training images."""
         return self.config.train_data.image_dir
 
+    def class_names(self, num_classes):
+        """Names of the foreground classes 1..num_classes-1 (as a detection
+        `.tflite` numbers them from 0), for its label file: the evaluation
+        data's COCO categories where it has them, else "class_<id>"."""
+        import json
+
+        data = self.config.eval_data
+        names = {}
+        if data.source == "coco" and data.annotations:
+            with open(data.annotations) as f:
+                names = {c["id"]: c["name"] for c in json.load(f).get("categories", [])}
+        return [names.get(k, f"class_{k}") for k in range(1, num_classes)]
+
     def verify_tflite(self, model, flatbuffer, quantization, nms="fast",
-                      max_images=20):
-        """Checks an exported `.tflite` against `model`; returns a summary."""
+                      max_images=20, fp32_flatbuffer=None):
+        """Checks an exported `.tflite` against `model` (and a quantized one
+        against `fp32_flatbuffer`, converted if None); returns a summary."""
         raise ValueError(
             f"--verify checks detection exports; this is a "
+            f"{self.config.model.type!r} experiment.")
+
+    def int8_ap_cost(self, model, nms="fast"):
+        """A function from an int8 flatbuffer to the accuracy points it
+        loses against `model`'s fp32 file on the evaluation data."""
+        raise ValueError(
+            f"The int8 AP budget measures detection exports; this is a "
             f"{self.config.model.type!r} experiment.")
 
     def verify_saved_model(self, model, export_dir, precision, max_images=20):

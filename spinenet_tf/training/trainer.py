@@ -87,6 +87,8 @@ class Trainer:
             tf.config.experimental.enable_op_determinism()
         self.precision = (auto_mixed_precision(config.model.backbone)
                           if trainer.mixed_precision == "auto" else trainer.mixed_precision)
+        if config.model.quantization_aware:  # fake quantization is float32
+            self.precision = None
         keras.mixed_precision.set_global_policy(
             f"mixed_{self.precision}" if self.precision else "float32")
         with self.strategy.scope():

@@ -25,6 +25,13 @@ def test_export_of_a_trained_model_dir_serves_its_detections(synthetic_data, tra
     # int8 calibrated on the run's training images, verified on its eval data.
     assert "Calibrating int8 on 4 images" in result.stdout
     assert os.path.getsize(os.path.join(export_dir, "model_int8.tflite")) > 10_000
+    # The per-layer report: the worst layers printed, all of them in a table.
+    assert "int8 layers with the largest quantization error" in result.stdout
+    with open(os.path.join(export_dir, "model_int8_layers.csv")) as f:
+        assert len(f.read().splitlines()) > 50
+    # The AP budget (default 1 point) is measured against the fp32 file.
+    assert "until int8 loses at most 1.00 AP points" in result.stdout
+    assert "worst layers in float: AP cost" in result.stdout
     for line in ("top-5 detections after class-agnostic NMS", "COCO AP on 4 images: Keras",
                  "TFLite fp32", "so quantization costs", "latency (2 threads"):
         assert line in result.stdout, result.stdout
