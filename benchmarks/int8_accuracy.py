@@ -78,7 +78,9 @@ def measure(run_dir):
 
     task = task_for_config(load_config(os.path.join(run_dir, "config.yaml")))
     model, _ = load_model_dir(run_dir)
-    if model.compute_dtype != "float32":
+    from spinenet_tf.models.inference_form import compute_dtype_of
+
+    if compute_dtype_of(model) != "float32":
         from spinenet_tf import inference_model
 
         model = inference_model(model, "float32")

@@ -11,9 +11,11 @@ on the embedded synthetic data, on CPU, in about six minutes on 2 cores.
    engine, checkpointing as it goes (rerunning resumes).
 3. Evaluates COCO AP on the validation split with pycocotools, draws the
    detections on validation images and the loss / AP curves.
-4. Exports a SavedModel (batch norm folded) and an int8 TFLite file, checks
-   both against the Keras model, and ends with a table of the figures and
-   the files. On a terminal training shows Keras' progress bar; into a file
+4. Exports a SavedModel (batch norm folded) and an int8 TFLite file (its
+   per-layer quantization report beside it; layers kept float if int8
+   would lose more than 1 AP point; MediaPipe metadata with the
+   `mediapipe` extra), checks both against the Keras model, and ends with
+   a table of the figures and the files. On a terminal training shows Keras' progress bar; into a file
    or a pipe, a plain line per 100 steps.
 """
 
@@ -138,8 +140,10 @@ def print_final_table(results, summary, run_dir, export_dir, minutes, training_m
     for row in [header] + rows:
         print("  " + row[0].ljust(widths[0]) + "".join(
             f"  {cell:>{width}}" for cell, width in zip(row[1:], widths[1:])))
+    float_layers = len(summary.get("int8_float_layers", []))
     print(f"\n  int8 against the float32 TFLite file: "
-          f"{100 * summary['quantization_ap_difference']:+.1f} AP points; "
+          f"{100 * summary['quantization_ap_difference']:+.1f} AP points"
+          f"{f' ({float_layers} layers kept float)' if float_layers else ''}; "
           f"SavedModel gives Keras' detections: "
           f"{'yes' if summary['saved_model_matches_keras'] else 'NO'}\n")
     files = [(run_dir, "metrics.json", "COCO metrics"),
@@ -149,7 +153,9 @@ def print_final_table(results, summary, run_dir, export_dir, minutes, training_m
              (run_dir, "checkpoints", "training checkpoints (rerun to resume)"),
              (run_dir, "logs", "TensorBoard logs"),
              (export_dir, "saved_model", "SavedModel for TF Serving"),
-             (export_dir, os.path.basename(summary["tflite"]), "int8 TFLite file")]
+             (export_dir, os.path.basename(summary["tflite"]), "int8 TFLite file"),
+             (export_dir, os.path.basename(summary["int8_report"]),
+              "int8 error of every layer")]
     width = max(len(os.path.join(folder, name)) for folder, name, _ in files)
     for folder, name, what in files:
         print(f"  {os.path.join(folder, name):<{width}}  {what}")

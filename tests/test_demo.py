@@ -46,7 +46,7 @@ def test_demo_output_is_quiet_and_ends_with_the_figures_and_files(tmp_path):
                 "TFLite int8 (uint8 input, LiteRT)"):
         assert row in table
     listed = [line.split()[0] for line in table.splitlines() if line.startswith(f"  {tmp_path}")]
-    assert len(listed) == 8 and all(os.path.exists(path) for path in listed)
+    assert len(listed) == 9 and all(os.path.exists(path) for path in listed)
     assert os.path.exists(tmp_path / "export" / "native_log.txt")  # the chatter, kept
     summary = json.load(open(tmp_path / "demo.json"))
     assert summary["precision"] in ("float32", "bfloat16") and summary["step"] == 4

@@ -40,15 +40,14 @@ def verify_detection_saved_model(model, export_dir, precision, dataset, max_imag
     A model trained under a mixed policy is compared in its float32
     inference form, the model the SavedModel was made from: bfloat16
     rounding alone moves a few of the top detections."""
-    import keras
-
     input_size = model.preprocessor.image_size
     keras_name = "Keras model as trained"
-    if keras.backend.standardize_dtype(model.compute_dtype) != "float32":
-        from spinenet_tf.models.inference_form import inference_model
+    from spinenet_tf.models.inference_form import compute_dtype_of, inference_model
 
+    computes_in = compute_dtype_of(model)
+    if computes_in != "float32":
         print(f"  (the Keras side is the model's float32 inference form: it was trained "
-              f"in {model.dtype_policy.name})")
+              f"in mixed {computes_in})")
         model = inference_model(model, "float32")
         keras_name = "its Keras float32 form"
     keras_float32 = KerasDetector(model)

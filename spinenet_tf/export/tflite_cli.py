@@ -72,14 +72,17 @@ def _export_and_verify_tflite(model, task, export_dir, quantization, raw_outputs
                               uint8_input, calibration_data, calibration_images,
                               verify, verify_images, nms, int8_ap_budget,
                               int8_max_float_layers):
-    if model.compute_dtype != "float32":
+    from spinenet_tf.models.inference_form import compute_dtype_of
+
+    computes_in = compute_dtype_of(model)
+    if computes_in != "float32":
         # A model trained under a mixed policy computes in bfloat16 / float16,
         # ops the converter cannot quantize or run: convert (and verify) its
         # float32 inference form, the same weights with batch norm folded.
         from spinenet_tf import inference_model
 
-        print(f"TFLite starts from the float32 inference form of the "
-              f"{model.dtype_policy.name} model (batch norm folded)")
+        print(f"TFLite starts from the float32 inference form of the model trained "
+              f"in mixed {computes_in} (batch norm folded)")
         model = inference_model(model, "float32")
     if verify and (task is None or raw_outputs):
         raise ValueError("--verify needs a config (for its evaluation data) and "

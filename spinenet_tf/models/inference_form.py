@@ -47,6 +47,19 @@ def inference_model(model, precision="float32"):
     return _folded_copy(model, precision)
 
 
+def compute_dtype_of(model):
+    """The dtype `model`'s weighted layers compute in ("float32", or
+    "bfloat16" / "float16" for a model trained under a mixed policy).
+
+    Not `model.compute_dtype`: a functional model loaded from a `.keras`
+    file takes the global policy at load time for itself, while its layers
+    keep the policies they were saved with."""
+    dtypes = {keras.backend.standardize_dtype(layer.compute_dtype)
+              for layer in model._flatten_layers(include_self=False, recursive=True)
+              if layer.weights}
+    return next((d for d in sorted(dtypes) if d != "float32"), "float32")
+
+
 def quantization_aware_model(model):
     """A copy of `model` to fine-tune for int8: its inference form (batch
     norm folded, from the moving statistics, as the TFLite converter folds

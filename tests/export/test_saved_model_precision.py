@@ -88,6 +88,7 @@ def test_a_model_trained_in_mixed_bfloat16_exports_int8_tflite(synthetic_data, t
     import keras
 
     from spinenet_tf.export.tflite_cli import export_and_verify_tflite
+    from spinenet_tf.models.inference_form import compute_dtype_of
     from spinenet_tf.testing import run_tflite
 
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
@@ -96,8 +97,14 @@ def test_a_model_trained_in_mixed_bfloat16_exports_int8_tflite(synthetic_data, t
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert mixed.compute_dtype == "bfloat16"
+    # As export_saved_model.py finds it: loaded from its .keras file, where
+    # the model itself reports float32 while its layers compute in bfloat16.
+    mixed.save(str(tmp_path / "mixed.keras"))
+    loaded = keras.saving.load_model(str(tmp_path / "mixed.keras"))
+    assert compute_dtype_of(loaded) == "bfloat16" and compute_dtype_of(
+        tiny_detector()) == "float32"
     summary = export_and_verify_tflite(
-        mixed, None, str(tmp_path), "int8", raw_outputs=True,
+        loaded, None, str(tmp_path), "int8", raw_outputs=True,
         calibration_data=os.path.join(synthetic_data, "train", "images"),
         calibration_images=4)
     assert os.path.getsize(summary["tflite"]) > 0
