@@ -56,6 +56,7 @@ def fine_tune(run_dir, steps, learning_rate):
                "--config", os.path.join(run_dir, "config.yaml"), "--model_dir", qat_dir,
                "--verbose", "0",
                "--set", "model.quantization_aware=true",
+               "--set", "trainer.mixed_precision=null",  # QAT trains in float32
                "--set", f"model.init_from={run_dir}",
                "--set", f"trainer.train_steps={steps}",
                "--set", f"trainer.checkpoint_every={steps}",

@@ -17,7 +17,7 @@ from spinenet_tf.models.inference_form import inference_model, quantization_awar
 from spinenet_tf.models.retinanet import RetinaNet
 from spinenet_tf.models.spinenet_classifier import SpineNetClassifier
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 __all__ = [
     "ImagePreprocessor",

@@ -216,7 +216,8 @@ def validate(config, where="config"):
             raise ConfigError(
                 f"{where}: model.quantization_aware trains in float32 (fake "
                 "quantization simulates int8 in float32); received "
-                f"trainer.mixed_precision {trainer.mixed_precision!r}.")
+                f"trainer.mixed_precision {trainer.mixed_precision!r} (set it to null "
+                "or auto).")
     if len(optimizer.values) != len(optimizer.boundaries) + 1:
         raise ConfigError(
             f"{where}: optimizer.values needs one more entry than "

@@ -166,6 +166,11 @@ def float_layer_steps(limit):
     return steps
 
 
+def describe_ap_cost(cost):
+    """'loses 0.28 AP points to fp32' (or 'gains ...' for a negative cost)."""
+    return f"{'loses' if cost >= 0 else 'gains'} {abs(cost):.2f} AP points to fp32"
+
+
 def quantize_within_budget(quantizer, ap_cost, budget, max_float_layers=64, log=print):
     """Keeps the worst layers float until `ap_cost(flatbuffer)` (AP points
     lost against float) is within `budget`.
@@ -181,7 +186,7 @@ def quantize_within_budget(quantizer, ap_cost, budget, max_float_layers=64, log=
         flatbuffer = quantizer.quantize(layers)
         cost = ap_cost(flatbuffer)
         log(f"  int8 with {count} worst layer{'s' * (count != 1)} in float: "
-            f"AP cost {cost:+.2f} points (budget {budget:.2f})")
+            f"{describe_ap_cost(cost)} (budget: loses at most {budget:.2f})")
         if best is None or cost < best[2]:
             best = (flatbuffer, layers, cost, cost <= budget)
         if cost <= budget:

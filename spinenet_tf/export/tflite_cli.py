@@ -6,7 +6,7 @@ import os
 import tensorflow as tf
 
 from spinenet_tf.export.int8_quantizer import (
-    format_report, quantize_within_budget, write_report)
+    describe_ap_cost, format_report, quantize_within_budget, write_report)
 from spinenet_tf.export.tflite import convert_to_tflite, int8_quantizer, write_tflite
 from spinenet_tf.export.verify import fit_to_input, load_image
 from spinenet_tf.native_logs import native_log_filter
@@ -163,7 +163,7 @@ def _int8(model, task, export_dir, raw_outputs, uint8_input, calibration_data,
     if not met:
         print(f"  The AP budget of {ap_budget:.2f} points cannot be met with up to "
               f"{max_float_layers} float layers; writing the best file found: "
-              f"{len(layers)} float layers, AP cost {measured:+.2f} points.")
+              f"{len(layers)} float layers, int8 {describe_ap_cost(measured)}.")
     summary.update(int8_float_layers=layers, int8_ap_cost=measured,
                    int8_ap_budget=ap_budget, int8_ap_budget_met=met)
     return flatbuffer, cost.fp32_flatbuffer

@@ -104,8 +104,9 @@ def verify_detection_tflite(model, flatbuffer, quantization, dataset, nms="fast"
     if quantization != "fp32":
         summary.update(tflite_fp32_ap=ap["fp32"],
                        quantization_ap_difference=ap[quantization] - ap["fp32"])
-        line += (f"; TFLite fp32 {ap['fp32']:.3f}, so quantization costs "
-                 f"{100 * (ap[quantization] - ap['fp32']):+.1f} points")
+        change = 100 * (ap[quantization] - ap["fp32"])
+        line += (f"; TFLite fp32 {ap['fp32']:.3f}, so {quantization} "
+                 f"{'loses' if change < 0 else 'gains'} {abs(change):.1f} points to fp32")
     print(line)
     latency = latency_ms(detector, images[0])
     summary["latency_ms"] = latency

@@ -1,6 +1,7 @@
 """`export_saved_model.py` on a real `train.py` model dir, and its usage errors."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -31,9 +32,10 @@ def test_export_of_a_trained_model_dir_serves_its_detections(synthetic_data, tra
         assert len(f.read().splitlines()) > 50
     # The AP budget (default 1 point) is measured against the fp32 file.
     assert "until int8 loses at most 1.00 AP points" in result.stdout
-    assert "worst layers in float: AP cost" in result.stdout
+    assert re.search(r"0 worst layers in float: (loses|gains) \d\.\d\d AP points to fp32 "
+                     r"\(budget: loses at most 1\.00\)", result.stdout), result.stdout
     for line in ("top-5 detections after class-agnostic NMS", "COCO AP on 4 images: Keras",
-                 "TFLite fp32", "so quantization costs", "latency (2 threads"):
+                 "TFLite fp32", "points to fp32", "latency (2 threads"):
         assert line in result.stdout, result.stdout
     # The SavedModel is the folded float32 form, checked against Keras too.
     for line in ("batch norm folded, float32", "a SavedModel (float32) one of the same class",
