@@ -35,6 +35,15 @@ def quantize_kernel(kernel, channel_axis):
         kernel, -bound, bound, num_bits=8, narrow_range=True, axis=channel_axis)
 
 
+def _check_depthwise_layout(layer):
+    """The per-channel axis of the fake quantization assumes channels last
+    and one output channel per input channel."""
+    if layer.data_format != "channels_last" or layer.depth_multiplier != 1:
+        raise ValueError(
+            f"{type(layer).__name__} supports channels_last with depth_multiplier 1; "
+            f"received {layer.data_format!r} and {layer.depth_multiplier}.")
+
+
 @keras.saving.register_keras_serializable(package="spinenet_tf")
 class QuantizedConv2D(keras.layers.Conv2D):
     """`keras.layers.Conv2D` whose kernel is fake-quantized to int8 per
@@ -51,11 +60,7 @@ class QuantizedDepthwiseConv2D(keras.layers.DepthwiseConv2D):
     int8 per output channel (channels last)."""
 
     def call(self, inputs):
-        if self.data_format != "channels_last" or self.depth_multiplier != 1:
-            raise ValueError(
-                "QuantizedDepthwiseConv2D supports channels_last with "
-                f"depth_multiplier 1; received {self.data_format!r} and "
-                f"{self.depth_multiplier}.")
+        _check_depthwise_layout(self)
         kernel = ops.cast(quantize_kernel(self.kernel, channel_axis=2), inputs.dtype)
         outputs = ops.depthwise_conv(inputs, kernel, strides=self.strides,
                                      padding=self.padding,
@@ -81,11 +86,7 @@ class QuantizedSeparableConv2D(keras.layers.SeparableConv2D):
     """
 
     def call(self, inputs, training=None):
-        if self.data_format != "channels_last" or self.depth_multiplier != 1:
-            raise ValueError(
-                "QuantizedSeparableConv2D supports channels_last with "
-                f"depth_multiplier 1; received {self.data_format!r} and "
-                f"{self.depth_multiplier}.")
+        _check_depthwise_layout(self)
         depthwise = self.depthwise_kernel
         if training:
             depthwise = quantize_kernel(depthwise, channel_axis=2)
