@@ -44,6 +44,15 @@ def _check_depthwise_layout(layer):
             f"received {layer.data_format!r} and {layer.depth_multiplier}.")
 
 
+def _bias_and_activation(layer, outputs):
+    """The end of a Keras conv's `call`: bias (channels last), activation."""
+    if layer.use_bias:
+        outputs = ops.add(outputs, layer.bias)
+    if layer.activation is not None:
+        return layer.activation(outputs)
+    return outputs
+
+
 @keras.saving.register_keras_serializable(package="spinenet_tf")
 class QuantizedConv2D(keras.layers.Conv2D):
     """`keras.layers.Conv2D` whose kernel is fake-quantized to int8 per
@@ -66,11 +75,7 @@ class QuantizedDepthwiseConv2D(keras.layers.DepthwiseConv2D):
                                      padding=self.padding,
                                      dilation_rate=self.dilation_rate,
                                      data_format=self.data_format)
-        if self.use_bias:
-            outputs = ops.add(outputs, self.bias)
-        if self.activation is not None:
-            return self.activation(outputs)
-        return outputs
+        return _bias_and_activation(self, outputs)
 
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
@@ -96,11 +101,7 @@ class QuantizedSeparableConv2D(keras.layers.SeparableConv2D):
                                      strides=self.strides, padding=self.padding,
                                      dilation_rate=self.dilation_rate)
         outputs = ops.conv(outputs, pointwise, padding="valid")
-        if self.use_bias:
-            outputs = ops.add(outputs, self.bias)
-        if self.activation is not None:
-            return self.activation(outputs)
-        return outputs
+        return _bias_and_activation(self, outputs)
 
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
