@@ -41,12 +41,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def keras_ap(model, task):
-    from spinenet_tf.export.verify import KerasDetector, coco_ap_of_detectors
+    from spinenet_tf.evaluation import keras_detect
 
-    dataset = task.verification_data()
-    metrics = coco_ap_of_detectors({"keras": KerasDetector(model)}, dataset,
-                                   model.preprocessor.image_size, progress=False)
-    return metrics["keras"]["AP"]
+    return task.evaluation_data(model).evaluate(keras_detect(model), progress=False)["AP"]
 
 
 def fine_tune(run_dir, steps, learning_rate):
@@ -70,23 +67,23 @@ def fine_tune(run_dir, steps, learning_rate):
 
 
 def measure(run_dir):
-    from spinenet_tf.checkpoints import load_model_dir
+    from spinenet_tf.training.checkpoints import load_model_dir
     from spinenet_tf.config import load_config
-    from spinenet_tf.export.int8_quantizer import quantize_within_budget
+    from spinenet_tf.quantization.int8_quantizer import quantize_within_budget
     from spinenet_tf.export.tflite import int8_quantizer
     from spinenet_tf.export.tflite_cli import calibration_images
     from spinenet_tf.tasks import task_for_config
 
     task = task_for_config(load_config(os.path.join(run_dir, "config.yaml")))
     model, _ = load_model_dir(run_dir)
-    from spinenet_tf.models.inference_form import compute_dtype_of
+    from spinenet_tf.quantization.inference_form import compute_dtype_of
 
     if compute_dtype_of(model) != "float32":
         from spinenet_tf import inference_model
 
         model = inference_model(model, "float32")
     images = calibration_images(task.calibration_folder(), CALIBRATION_IMAGES.value,
-                                model.preprocessor.image_size)
+                                model.preprocessor)
     quantizer = int8_quantizer(model, images, uint8_input=True)
     cost = task.int8_ap_cost(model)
     row = {"run": run_dir, "keras_ap": keras_ap(model, task), "fp32_tflite_ap": cost.fp32_ap,

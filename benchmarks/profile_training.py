@@ -39,11 +39,11 @@ TOP = flags.DEFINE_integer("top", 15, "Op types to list.")
 
 def experiment(model, data_dir):
     """The demo config, or a recipe's RetinaNet at 384 on the same data."""
-    from spinenet_tf.demo import demo_config
+    from spinenet_tf.cli.demo import demo_config
 
     config = demo_config(data_dir)
     if model != "demo":
-        from spinenet_tf.models import RETINANET_CONFIGS
+        from spinenet_tf.retinanet import RETINANET_CONFIGS
 
         variant = {"49S": "spinenet-49s", "Mobile-49": "spinenet-mobile-49"}[model]
         recipe = RETINANET_CONFIGS[variant]

@@ -59,13 +59,14 @@ def raise_class_bias(reference):
 
 def tflite_function(model):
     from spinenet_tf.export import convert_to_tflite
-    from spinenet_tf.export.verify import TFLiteDetector
+    from spinenet_tf.export.detectors import TFLiteDetector
 
-    detector = TFLiteDetector(convert_to_tflite(model, "fp32"), threads=2)
+    detector = TFLiteDetector(convert_to_tflite(model, "fp32"), model.preprocessor,
+                              threads=2)
 
     def run(images):  # the file takes 0..255 pixels and normalises inside
         pixels = model.preprocessor.denormalize(images)
-        return {k: tf.constant(v) for k, v in detector(pixels[0]).items()}
+        return {k: tf.constant(v) for k, v in detector.run(pixels[0]).items()}
     return run
 
 

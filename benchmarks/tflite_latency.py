@@ -56,7 +56,7 @@ def latency(runs, warmup):
     from spinenet_tf.data import synthetic
     from spinenet_tf.data.coco import load_coco
     from spinenet_tf.export.tflite import convert_to_tflite
-    from spinenet_tf.export.verify import TFLiteDetector, fit_to_input, load_image
+    from spinenet_tf.export.detectors import TFLiteDetector, load_image
 
     ours = RetinaNet.from_variant("spinenet-mobile-49", num_classes=91, image_size=SIZE)
     reference = convert.build_model_garden_retinanet(ours)
@@ -64,12 +64,13 @@ def latency(runs, warmup):
     folder = tempfile.mkdtemp()
     paths = synthetic.generate(folder, num_train=32, num_val=0, image_size=SIZE)
     records = load_coco(paths["train"], os.path.join(folder, "train", "images")).records
-    images = [fit_to_input(load_image(r.path), (SIZE, SIZE))[0] for r in records]
+    images = [ours.preprocessor.geometry(load_image(r.path))[0].numpy() for r in records]
     files = {"fp32": convert_to_tflite(ours, "fp32"),
              "fp16": convert_to_tflite(ours, "fp16"),
              "int8": convert_to_tflite(ours, "int8", representative_images=images,
                                        uint8_input=True)}
-    detectors = {name: TFLiteDetector(flatbuffer) for name, flatbuffer in files.items()}
+    detectors = {name: TFLiteDetector(flatbuffer, ours.preprocessor)
+                 for name, flatbuffer in files.items()}
     image = images[0]
     batch = tf.constant(((image / 255.0 - [0.485, 0.456, 0.406]) /
                          [0.229, 0.224, 0.225])[None].astype("float32"))
@@ -79,7 +80,7 @@ def latency(runs, warmup):
     def run_reference():
         tf.nest.map_structure(lambda v: v.numpy(), reference_raw(batch))
 
-    sides = {f"ours TFLite {name}": (lambda d=d: d(image)) for name, d in detectors.items()}
+    sides = {f"ours TFLite {name}": (lambda d=d: d.run(image)) for name, d in detectors.items()}
     sides["reference Keras fp32 (raw)"] = run_reference
     # Alternate the sides, a block of runs at a time.
     times = {name: [] for name in sides}
@@ -92,33 +93,30 @@ def latency(runs, warmup):
 
 
 def ap_drop(model_dir):
-    import functools
-
-    from spinenet_tf.data.coco import load_coco
-    from spinenet_tf.export.tflite import convert_to_tflite
-    from spinenet_tf.export.tflite_cli import image_paths
-    from spinenet_tf.export.verify import (
-        KerasDetector, TFLiteDetector, coco_ap_of_detectors, fit_to_input, load_image,
-        tflite_detections)
-    from spinenet_tf.checkpoints import CONFIG_FILE, load_model_dir
     from spinenet_tf.config import load_config
+    from spinenet_tf.evaluation import keras_detect
+    from spinenet_tf.export.detectors import TFLiteDetector
+    from spinenet_tf.export.tflite import convert_to_tflite
+    from spinenet_tf.export.tflite_cli import calibration_images
+    from spinenet_tf.tasks import task_for_config
+    from spinenet_tf.training.checkpoints import CONFIG_FILE, load_model_dir
 
     model, _ = load_model_dir(model_dir)
     config = load_config(os.path.join(model_dir, CONFIG_FILE))
     size = tuple(int(s) for s in model.inputs[0].shape[1:3])
-    calibration = [fit_to_input(load_image(p), size)[0]
-                   for p in image_paths(config.train_data.image_dir, 100)]
-    dataset = load_coco(config.eval_data.annotations, config.eval_data.image_dir)
-    detectors = {"keras": KerasDetector(model)}
+    calibration = calibration_images(config.train_data.image_dir, 100, model.preprocessor)
+    evaluation = task_for_config(config).evaluation_data(model)
+    detectors = {"keras": keras_detect(model)}
     for name, flatbuffer in (
             ("fp32", convert_to_tflite(model, "fp32")),
             ("int8", convert_to_tflite(model, "int8", representative_images=calibration,
                                        uint8_input=True))):
-        detectors[name] = functools.partial(tflite_detections, TFLiteDetector(flatbuffer))
-    ap = {name: metrics["AP"] for name, metrics in
-          coco_ap_of_detectors(detectors, dataset, size, progress=False).items()}
+        detectors[name] = TFLiteDetector(flatbuffer, model.preprocessor)
+    metrics = {name: evaluation.evaluate(detect, progress=False)
+               for name, detect in detectors.items()}
     return {"backbone": config.model.backbone, "image_size": list(size),
-            "evaluated_images": dataset.num_images, **ap}
+            "evaluated_images": metrics["keras"]["evaluated_images"],
+            **{name: m["AP"] for name, m in metrics.items()}}
 
 
 def main(argv):

@@ -2,6 +2,11 @@
 
     config = load_config("configs/retinanet_spinenet49_coco.yaml",
                          overrides=["trainer.train_steps=100", "train_data.batch_size=8"])
+    config = load_config("retinanet_spinenet49_coco")   # a packaged recipe, by name
+
+The recipes of `configs/` are installed with the package (as
+`spinenet_tf.configs`), so a name works from any folder (`recipe_names()`
+lists them).
 
 Unknown keys are errors that name the key and the file, so a typo never
 silently falls back to a default. Overrides are `section.key=value`
@@ -9,6 +14,8 @@ silently falls back to a default. Overrides are `section.key=value`
 """
 
 import dataclasses
+import importlib.resources
+import os
 import typing
 
 import yaml
@@ -19,7 +26,7 @@ class ModelConfig:
     """The network. `type`: "retinanet" or "classifier"."""
 
     type: str = "retinanet"
-    backbone: str = "spinenet-mobile-49"  # a variant name (spinenet_tf.summary)
+    backbone: str = "spinenet-mobile-49"  # a variant name (spinenet_tf.cli.summary)
     image_size: typing.List[int] = dataclasses.field(default_factory=lambda: [384, 384])
     num_classes: int = 91
     min_level: int = 3
@@ -175,8 +182,31 @@ def apply_overrides(values, overrides):
     return values
 
 
+def recipe_names():
+    """The names of the recipes installed with the package (`configs/`)."""
+    return sorted(entry.name[:-len(".yaml")]
+                  for entry in importlib.resources.files("spinenet_tf.configs").iterdir()
+                  if entry.name.endswith(".yaml"))
+
+
+def config_path(path_or_name):
+    """The YAML file of an experiment: `path_or_name` if it is a file, else the
+    installed recipe of that name (with or without ".yaml"); an error listing
+    the recipes if it is neither."""
+    if os.path.isfile(path_or_name):
+        return path_or_name
+    name = os.path.basename(str(path_or_name))
+    name = name[:-len(".yaml")] if name.endswith(".yaml") else name
+    if name in recipe_names():
+        return str(importlib.resources.files("spinenet_tf.configs") / f"{name}.yaml")
+    raise ConfigError(f"Config {path_or_name!r} is neither a file nor one of the "
+                      f"installed recipes {recipe_names()}.")
+
+
 def load_config(path, overrides=None):
-    """Reads a YAML experiment and applies overrides; returns ExperimentConfig."""
+    """Reads a YAML experiment (a path, or a recipe name: `config_path`) and
+    applies overrides; returns ExperimentConfig."""
+    path = config_path(path)
     try:
         with open(path) as f:
             values = yaml.safe_load(f) or {}

@@ -12,10 +12,11 @@ import math
 
 import keras
 
+from spinenet_tf.compat.keras_internals import build_input_shape, flatten_layers
+
 
 def _build_input_shape(layer):
-    shapes = getattr(layer, "_build_shapes_dict", None) or {}
-    shape = next(iter(shapes.values()), None)
+    shape = build_input_shape(layer)
     if shape is None or any(d is None for d in shape[1:]):
         raise ValueError(
             f"Layer {layer.path!r} was built for input shape {shape}; MACs "
@@ -62,10 +63,10 @@ def count_macs(model):
     them) is asked for its figure and not descended into.
     """
     total = 0
-    for layer in model._flatten_layers(include_self=False, recursive=False):
+    for layer in flatten_layers(model, recursive=False):
         if hasattr(layer, "count_macs"):
             total += layer.count_macs()
-        elif layer._flatten_layers(include_self=False, recursive=False):
+        elif flatten_layers(layer, recursive=False):
             total += count_macs(layer)
         else:
             total += layer_macs(layer)

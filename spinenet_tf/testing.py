@@ -56,7 +56,7 @@ def tiny_detector(name="spinenet-mobile-49xs", num_classes=4, head_num_convs=1,
     """A small RetinaNet at 128 px with random class weights (not the
     prior's near-constant ones), so scores vary and NMS has distinct
     candidates to keep. `head_num_convs=None` keeps the variant's head."""
-    from spinenet_tf.models.retinanet import RetinaNet
+    from spinenet_tf.retinanet.retinanet import RetinaNet
 
     keras.utils.set_random_seed(seed)
     head = {} if head_num_convs is None else dict(
@@ -212,23 +212,23 @@ def run_command(command, **kwargs):
     return result
 
 
-def h5_weights(path):
-    """{dataset name: array} of a `.weights.h5` file."""
-    import h5py
+def final_weights(model_dir):
+    """{variable name: value} of a train.py folder's latest checkpoint (model
+    and optimizer variables, keyed by path)."""
+    import tensorflow as tf
 
-    values = []
-    with h5py.File(path) as f:
-        f.visititems(lambda name, item: values.append((name, item[()]))
-                     if isinstance(item, h5py.Dataset) else None)
-    return dict(values)
+    reader = tf.train.load_checkpoint(
+        tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")))
+    return {name: reader.get_tensor(name)
+            for name in reader.get_variable_to_shape_map() if "save_counter" not in name}
 
 
 def profiler_macs(forward, shape):
     """Conv / matmul multiply-adds of `forward`'s graph, from TensorFlow's
     profiler (an oracle independent of `spinenet_tf.model_complexity`)."""
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2)
+
+    from spinenet_tf.compat.tensorflow_internals import convert_variables_to_constants_v2
 
     function = tf.function(forward)
     frozen = convert_variables_to_constants_v2(

@@ -10,29 +10,43 @@ def _pyplot():
     return plt
 
 
-def plot_training_curves(log, path):
-    """PNG of the losses (and AP, when evaluated) against the step."""
+def plot_training_curves(log, path, metric_names=("AP", "AP50")):
+    """PNG of the losses and learning rate, and of `metric_names` at each
+    evaluation, against the step. Every evaluation is a marker, so a run
+    evaluated once still shows its point."""
     plt = _pyplot()
     steps = [entry["step"] for entry in log]
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
     for key in ("loss", "class_loss", "box_loss"):
         values = [entry.get(key) for entry in log]
         if any(v is not None for v in values):
-            axes[0].plot(steps, values, label=key)
+            axes[0].plot(steps, values, marker="." if len(steps) < 20 else None, label=key)
     axes[0].set_xlabel("step")
     axes[0].set_yscale("log")
     axes[0].set_title("training loss")
-    axes[0].legend()
-    evaluated = [entry for entry in log if "AP" in entry or "top1" in entry]
-    for key in ("AP", "AP50", "top1", "top5"):
-        points = [(e["step"], e[key]) for e in evaluated if key in e]
+    if any(entry.get("learning_rate") is not None for entry in log):
+        rate = axes[0].twinx()
+        rate.plot(steps, [entry.get("learning_rate") for entry in log], color="grey",
+                  linestyle="--", label="learning rate")
+        rate.set_ylabel("learning rate")
+        rate.legend(loc="lower left")
+    axes[0].legend(loc="upper right")
+    plotted = False
+    for key in metric_names:
+        points = [(e["step"], e[key]) for e in log if e.get(key) is not None]
         if points:
-            axes[1].plot(*zip(*points), marker="o", label=key)
+            axes[1].plot(*zip(*points), marker="o", markersize=7, label=key)
+            for step, value in points[-1:]:
+                axes[1].annotate(f"{value:.3f}", (step, value), textcoords="offset points",
+                                 xytext=(4, 6), fontsize=8)
+            plotted = True
+    if steps:
+        axes[1].set_xlim(0, max(steps) * 1.05)
     axes[1].set_xlabel("step")
     axes[1].set_ylim(0, 1)
     axes[1].set_title("evaluation")
-    if evaluated:
-        axes[1].legend()
+    if plotted:
+        axes[1].legend(loc="upper left")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

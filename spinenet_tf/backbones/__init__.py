@@ -9,6 +9,5 @@ from spinenet_tf.backbones.block_specs import (
     BlockSpec,
     validate_block_specs,
 )
-from spinenet_tf.backbones.search_space import mutate_block_specs, sample_block_specs
 from spinenet_tf.backbones.spinenet import SpineNet
 from spinenet_tf.backbones.spinenet_mobile import SpineNetMobile

@@ -7,6 +7,8 @@ import keras
 from spinenet_tf.backbones import block_specs as specs_lib
 from spinenet_tf.backbones import scale_permuted_network as spn
 from spinenet_tf.layers.conv_norm_layer import ConvNormFactory, check_activation
+from spinenet_tf.quantization.layer_form import (
+    FoldsBatchNorm, folded_config, form_from_legacy_config)
 
 
 def resolve_dtype_policy(dtype):
@@ -18,7 +20,7 @@ def resolve_dtype_policy(dtype):
     return keras.dtype_policies.get(dtype)
 
 
-class ScalePermutedBackbone(keras.Model):
+class ScalePermutedBackbone(FoldsBatchNorm, keras.Model):
     """A stem, blocks that fuse two resampled parents, one endpoint a level.
 
     Holds what SpineNet and SpineNet-Mobile share: the scaling table lookup,
@@ -59,8 +61,7 @@ class ScalePermutedBackbone(keras.Model):
         norm_epsilon=1e-3,
         kernel_initializer="VarianceScaling",
         kernel_regularizer=None,
-        fold_batch_norm=False,
-        quantization_aware=False,
+        form=None,
         output_dtype=None,
         dtype=None,
         name=None,
@@ -93,8 +94,7 @@ class ScalePermutedBackbone(keras.Model):
         factory = ConvNormFactory(
             check_activation(activation, self.activations), kernel_initializer,
             kernel_regularizer, use_sync_bn, norm_momentum, norm_epsilon,
-            fold_batch_norm=fold_batch_norm, quantization_aware=quantization_aware,
-            dtype=policy,
+            form=form, dtype=policy,
         )
         scale = scaling["filter_size_scale"]
         arch = types.SimpleNamespace(
@@ -161,6 +161,19 @@ class ScalePermutedBackbone(keras.Model):
         """The block group of spec `index`."""
         raise NotImplementedError
 
+    # --- the inference form ----------------------------------------------
+
+    def batch_norm_pairs(self):
+        """The stem's and endpoints' pairs (the blocks list their own)."""
+        return self.factory.folding_pairs()
+
+    def folded_config(self, form, precision):
+        """The config of this backbone in `form` and `precision` ("float32",
+        or "bfloat16" with float32 outputs): what `inference_model` builds."""
+        config = folded_config(self.get_config(), form, precision)
+        config["output_dtype"] = None if precision == "float32" else "float32"
+        return config
+
     # --- serialization -------------------------------------------------
 
     def get_config(self):
@@ -182,7 +195,7 @@ class ScalePermutedBackbone(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = form_from_legacy_config(config)
         if config.get("block_specs") is not None:
             config["block_specs"] = specs_lib.block_specs_from_config(
                 config["block_specs"])

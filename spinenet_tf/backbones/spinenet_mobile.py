@@ -53,9 +53,10 @@ class SpineNetMobile(ScalePermutedBackbone):
         init_stochastic_depth_rate: see `SpineNet`.
         use_sync_bn, norm_momentum, norm_epsilon: batch-norm settings.
         kernel_initializer, kernel_regularizer: for all conv kernels.
-        fold_batch_norm: build the inference form (convs with biases, no
-            batch norms); use `spinenet_tf.inference_model` to make one
-            from a trained model.
+        form: "trainable", "folded" (the inference form: convs with
+            biases, no batch norms) or "quantization_aware" (a `LayerForm`);
+            `spinenet_tf.inference_model` makes a folded copy of a trained
+            model.
         output_dtype: cast the endpoints to this dtype (default: the
             policy's compute dtype).
         dtype: dtype policy of the layers (default: the global policy),

@@ -8,7 +8,8 @@ from spinenet_tf.backbones.spinenet_mobile import SpineNetMobile
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """A named backbone with the figures REFERENCE.md gives for it.
+    """A named backbone with its reference figures (counted with the installed
+    tf-models-official 2.20, or published with the papers and Model Garden).
 
     Attributes:
         name: CLI name, e.g. "spinenet-49".
@@ -18,7 +19,7 @@ class Variant:
         reference_params: backbone parameters built by tf-models-official
             2.20 (min_level 3, max_level 7).
         published_params: backbone parameters measured with TFM 2.15 code
-            (REFERENCE.md); None where not given.
+            (MODEL_GARDEN.md of tf-models-official); None where not given.
     """
 
     name: str

@@ -158,7 +158,7 @@ def load_model_garden_checkpoint(model, checkpoint_path):
     (`load_model_garden_backbone_checkpoint`).
     """
     from spinenet_tf.backbones.scale_permuted_backbone import ScalePermutedBackbone
-    from spinenet_tf.models.retinanet import RetinaNet
+    from spinenet_tf.retinanet.retinanet import RetinaNet
 
     if isinstance(model, RetinaNet):
         return load_model_garden_retinanet_checkpoint(model, checkpoint_path)

@@ -1,14 +1,15 @@
 """`tf.data` input for RetinaNet training and evaluation.
 
 Examples (from `examples_from_coco` or `examples_from_tfrecords`) go through
-decode -> random horizontal flip -> normalise (the model's
-`ImagePreprocessor`) -> scale jitter (random resize in [aug_scale_min,
-aug_scale_max] x the target size, random crop, pad) -> boxes clipped,
-emptied ones dropped, padded to `max_boxes` -> batch -> prefetch, with
-autotuned parallel maps. Targets stay ground-truth boxes: the model's label
-encoder turns them into anchor targets inside `compute_loss`. Evaluation
-resizes the long side and pads, and keeps `image_info` (the scale) to map
-detections back to the original image.
+decode -> random horizontal flip -> the model's geometry and normalisation
+(its `ImagePreprocessor`: in training with scale jitter, a random resize in
+[aug_scale_min, aug_scale_max] x the target size and a random window; in
+evaluation the letterbox that serving and TFLite use too) -> boxes mapped
+and clipped, emptied ones dropped, padded to `max_boxes` -> batch ->
+prefetch, with autotuned parallel maps. Targets stay ground-truth boxes:
+the model's label encoder turns them into anchor targets inside
+`compute_loss`. Evaluation keeps `image_info` (the scale) to map detections
+back to the original image.
 
 Every random choice is a stateless op seeded by (seed, element index), so
 the stream is a pure function of the seed: with `initial_step` a resumed
@@ -145,34 +146,16 @@ class DetectionInput:
 
     # --- geometry ------------------------------------------------------
 
-    def _resize_crop_pad(self, image, boxes, seed):
-        """Scale jitter as the reference's `resize_and_crop_image`."""
-        out_h, out_w = self.image_size
-        desired = tf.constant([out_h, out_w], tf.float32)
-        size = tf.cast(tf.shape(image)[:2], tf.float32)
-        if self.aug_scale_min != 1.0 or self.aug_scale_max != 1.0:
-            random_scale = tf.random.stateless_uniform(
-                [], seed, self.aug_scale_min, self.aug_scale_max)
-            scaled = tf.round(random_scale * desired)
-        else:
-            scaled = desired
-        scale = tf.reduce_min(scaled / size)
-        resized_size = tf.round(size * scale)
-        image_scale = resized_size / size
-        offset = tf.zeros(2)
-        if self.aug_scale_max > 1.0:
-            max_offset = tf.maximum(resized_size - desired, 0.0)
-            fraction = tf.random.stateless_uniform([2], seed + [0, 1], 0, 1)
-            offset = tf.round(max_offset * fraction)
-        image = tf.image.resize(image, tf.cast(resized_size, tf.int32))
-        image = image[tf.cast(offset[0], tf.int32):tf.cast(offset[0], tf.int32) + out_h,
-                      tf.cast(offset[1], tf.int32):tf.cast(offset[1], tf.int32) + out_w]
-        image = tf.image.pad_to_bounding_box(image, 0, 0, out_h, out_w)
-        boxes = boxes * tf.tile(image_scale, [2]) - tf.tile(offset, [2])
-        limits = tf.tile(tf.minimum(resized_size - offset, desired), [2])
-        boxes = tf.clip_by_value(boxes, 0.0, limits)
-        image_info = tf.stack([size, desired, image_scale, offset])
-        return image, boxes, image_info
+    def _geometry(self, image, boxes, seed):
+        """The model's geometry (`ImagePreprocessor.training_geometry`, with
+        the scale jitter in training) applied to the image and its boxes."""
+        pixels, image_info = self.preprocessor.training_geometry(
+            image, seed, (self.aug_scale_min, self.aug_scale_max))
+        scale, offset = image_info[2], image_info[3]
+        boxes = boxes * tf.tile(scale, [2]) - tf.tile(offset, [2])
+        visible = tf.minimum(image_info[0] * scale - offset, image_info[1])
+        boxes = tf.clip_by_value(boxes, 0.0, tf.tile(visible, [2]))
+        return self.preprocessor.normalize(pixels), boxes, image_info
 
     def _pad(self, values, fill):
         values = values[: self.max_boxes]
@@ -193,8 +176,7 @@ class DetectionInput:
             boxes = tf.cond(flip, lambda: tf.stack(
                 [boxes[:, 0], width - boxes[:, 3], boxes[:, 2], width - boxes[:, 1]], -1),
                 lambda: boxes)
-        image = self.preprocessor.normalize(image)
-        image, boxes, image_info = self._resize_crop_pad(image, boxes, seed)
+        image, boxes, image_info = self._geometry(image, boxes, seed)
         keep = tf.logical_and(boxes[:, 2] > boxes[:, 0], boxes[:, 3] > boxes[:, 1])
         keep = tf.logical_and(keep, ok)
         boxes, classes, crowd = (tf.boolean_mask(v, keep) for v in (boxes, classes, crowd))

@@ -138,26 +138,3 @@ def generate(output_dir, num_train=800, num_val=100, image_size=256, seed=0,
         raise ValueError(f"Image counts must be >= 0; received {num_train}, {num_val}.")
     return {split: write_split(output_dir, split, count, image_size, seed, min_side)
             for split, count in (("train", num_train), ("val", num_val))}
-
-
-def main(argv):
-    del argv
-    from absl import flags
-
-    values = flags.FLAGS
-    paths = generate(values.output_dir, values.num_train, values.num_val,
-                     values.image_size, values.seed, values.min_side)
-    for split, path in paths.items():
-        print(f"{split}: {path}")
-
-
-if __name__ == "__main__":
-    from absl import app, flags
-
-    flags.DEFINE_string("output_dir", "data/synthetic", "Where to write the dataset.")
-    flags.DEFINE_integer("num_train", 800, "Training images.")
-    flags.DEFINE_integer("num_val", 100, "Validation images.")
-    flags.DEFINE_integer("image_size", 256, "Square image side in pixels.")
-    flags.DEFINE_integer("seed", 0, "Random seed; the same seed gives the same files.")
-    flags.DEFINE_integer("min_side", MIN_SIDE, "Smallest shape side in pixels.")
-    app.run(main)

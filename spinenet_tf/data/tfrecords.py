@@ -145,26 +145,3 @@ def parse_example(serialized):
         "classes": tf.cast(dense["image/object/class/label"], tf.int32),
         "is_crowd": tf.cast(crowd, tf.bool),
     }
-
-
-def main(argv):
-    del argv
-    from absl import flags
-
-    from spinenet_tf.data.coco import load_coco
-
-    values = flags.FLAGS
-    dataset = load_coco(values.annotations, values.image_dir)
-    print(f"loaded {len(dataset.records)} images: {dataset.report}")
-    for path in write_tfrecords(dataset, values.output_prefix, values.num_shards):
-        print(path)
-
-
-if __name__ == "__main__":
-    from absl import app, flags
-
-    flags.DEFINE_string("annotations", None, "COCO annotation JSON.", required=True)
-    flags.DEFINE_string("image_dir", None, "Folder of the images.", required=True)
-    flags.DEFINE_string("output_prefix", None, "Shard path prefix.", required=True)
-    flags.DEFINE_integer("num_shards", 1, "Number of shards.")
-    app.run(main)

@@ -10,8 +10,10 @@ image tensor one):
   `image/encoded` (the COCO TFRecord schema).
 
 Inside the graph each image goes through the model's own `preprocessor`
-(normalised, resized to fit the model input with its aspect ratio kept,
-padded: as evaluation), then `model.serving_outputs`: a RetinaNet returns
+(its evaluation geometry: for a detector resized to fit the model input with
+its aspect ratio kept and padded, for a classifier the centre crop; then
+normalised, exactly as the evaluation pipeline; `ServingModule.model_inputs`
+gives that input), then `model.serving_outputs`: a RetinaNet returns
 `detection_boxes` (ymin, xmin, ymax, xmax in the original image's pixels),
 `detection_scores`, `detection_classes` (int32 class ids, background 0
 never returned) and `num_detections`; a classifier returns `logits` and
@@ -25,13 +27,6 @@ their dtype and rank, and an undecodable image in a batch names its index.
 import os
 
 import tensorflow as tf
-
-SIGNATURE_INPUTS = {
-    "serve_image_tensor": "images",
-    "serve_encoded_image": "encoded_images",
-    "serve_tf_example": "serialized_examples",
-}
-
 
 class ServingModule(tf.Module):
     """Wraps a RetinaNet or SpineNetClassifier for `tf.saved_model.save`.
@@ -96,6 +91,21 @@ class ServingModule(tf.Module):
                 tf.TensorSpec(self.input_size + (3,), tf.float32),
                 tf.TensorSpec([4, 2], tf.float32)))
 
+    def model_inputs(self, signature_name, request):
+        """(model input, image_info) that signature `signature_name` makes of
+        `request` (its one input), before the model runs."""
+        if signature_name in ("serving_default", "serve_image_tensor"):
+            return self._prepare_batch(tf.convert_to_tensor(request, tf.uint8))
+        if signature_name == "serve_encoded_image":
+            return self._prepare_encoded(tf.convert_to_tensor(request, tf.string))
+        if signature_name == "serve_tf_example":
+            features = tf.io.parse_example(tf.convert_to_tensor(request, tf.string), {
+                "image/encoded": tf.io.FixedLenFeature([], tf.string)})
+            return self._prepare_encoded(features["image/encoded"])
+        raise ValueError("signature_name must be one of serving_default, "
+                         "serve_image_tensor, serve_encoded_image, serve_tf_example; "
+                         f"received {signature_name!r}.")
+
     # --- signatures -----------------------------------------------------
 
     def signatures(self):
@@ -111,19 +121,17 @@ class ServingModule(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([batch, None, None, 3], tf.uint8,
                                                     name="images")])
         def serve_image_tensor(images):
-            return outputs(*self._prepare_batch(images))
+            return outputs(*self.model_inputs("serve_image_tensor", images))
 
         @tf.function(input_signature=[tf.TensorSpec([batch], tf.string,
                                                     name="encoded_images")])
         def serve_encoded_image(encoded_images):
-            return outputs(*self._prepare_encoded(encoded_images))
+            return outputs(*self.model_inputs("serve_encoded_image", encoded_images))
 
         @tf.function(input_signature=[tf.TensorSpec([batch], tf.string,
                                                     name="serialized_examples")])
         def serve_tf_example(serialized_examples):
-            features = tf.io.parse_example(serialized_examples, {
-                "image/encoded": tf.io.FixedLenFeature([], tf.string)})
-            return outputs(*self._prepare_encoded(features["image/encoded"]))
+            return outputs(*self.model_inputs("serve_tf_example", serialized_examples))
 
         image_tensor = serve_image_tensor.get_concrete_function()
         return {

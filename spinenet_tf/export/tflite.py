@@ -13,7 +13,7 @@ int8 quantizes the whole body (weights per channel and activations,
 calibrated on `representative_images`) to integer ops; the detection
 post-processing stays float, as the op requires. `int8_quantizer` gives
 the calibrated model's per-layer error report and quantizes it with chosen
-layers in float (`spinenet_tf.export.int8_quantizer`).
+layers in float (`spinenet_tf.quantization.int8_quantizer`).
 """
 
 import contextlib
@@ -23,8 +23,8 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from spinenet_tf.detection.tflite_post_process import NMS_TYPES
-from spinenet_tf.export.int8_quantizer import Int8Quantizer
+from spinenet_tf.retinanet.tflite_post_process import NMS_TYPES
+from spinenet_tf.quantization.int8_quantizer import Int8Quantizer
 
 QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
 
@@ -128,7 +128,8 @@ def int8_quantizer(model, representative_images, post_processing=True, uint8_inp
         converter.representative_dataset = dataset()
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                                                tf.lite.OpsSet.TFLITE_BUILTINS]
-        return Int8Quantizer(converter, report_dataset=dataset(report_images))
+        return Int8Quantizer(converter, report_dataset=dataset(report_images),
+                             outer_scopes=(model.name, model.backbone.name))
 
 
 @contextlib.contextmanager

@@ -5,10 +5,10 @@ import os
 
 import tensorflow as tf
 
-from spinenet_tf.export.int8_quantizer import (
+from spinenet_tf.quantization.int8_quantizer import (
     describe_ap_cost, format_report, quantize_within_budget, write_report)
 from spinenet_tf.export.tflite import convert_to_tflite, int8_quantizer, write_tflite
-from spinenet_tf.export.verify import fit_to_input, load_image
+from spinenet_tf.export.detectors import load_image
 from spinenet_tf.native_logs import native_log_filter
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -31,9 +31,10 @@ def image_paths(folder, count):
     return paths[::step][:count]
 
 
-def calibration_images(folder, count, input_size):
-    """`count` images of `folder` resized and padded to the input size; an
-    error naming the file that cannot be decoded."""
+def calibration_images(folder, count, preprocessor):
+    """`count` images of `folder` in the model's geometry (0..255 pixels,
+    as the `.tflite` takes them); an error naming the file that cannot be
+    decoded."""
     images = []
     for path in image_paths(folder, count):
         try:
@@ -41,7 +42,7 @@ def calibration_images(folder, count, input_size):
         except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
             raise ValueError(f"Calibration image {path!r} cannot be read as an image: "
                              f"{error.message.splitlines()[0]}") from None
-        images.append(fit_to_input(image, input_size)[0])
+        images.append(preprocessor.geometry(image)[0].numpy())
     return images
 
 
@@ -72,7 +73,7 @@ def _export_and_verify_tflite(model, task, export_dir, quantization, raw_outputs
                               uint8_input, calibration_data, calibration_images,
                               verify, verify_images, nms, int8_ap_budget,
                               int8_max_float_layers):
-    from spinenet_tf.models.inference_form import compute_dtype_of
+    from spinenet_tf.quantization.inference_form import compute_dtype_of
 
     computes_in = compute_dtype_of(model)
     if computes_in != "float32":
@@ -97,8 +98,8 @@ def _export_and_verify_tflite(model, task, export_dir, quantization, raw_outputs
     else:
         flatbuffer = convert_to_tflite(model, quantization, post_processing=not raw_outputs,
                                        uint8_input=uint8_input, nms=nms)
-    if not raw_outputs and hasattr(model, "anchors_for"):
-        flatbuffer = _with_mediapipe_metadata(flatbuffer, model, task, summary)
+    if not raw_outputs and task is not None:
+        flatbuffer = task.tflite_metadata(flatbuffer, model, summary)
     path, size = write_tflite(flatbuffer, os.path.join(export_dir,
                                                        f"model_{quantization}.tflite"))
     summary.update(tflite=path, tflite_mib=size / 2**20)
@@ -110,25 +111,6 @@ def _export_and_verify_tflite(model, task, export_dir, quantization, raw_outputs
     return summary
 
 
-def _with_mediapipe_metadata(flatbuffer, model, task, summary):
-    """The detection file with MediaPipe ObjectDetector metadata (labels,
-    normalisation, output roles) where the `mediapipe` extra is installed."""
-    from spinenet_tf.export.mediapipe_metadata import (
-        add_detector_metadata, mediapipe_available)
-
-    if not mediapipe_available():
-        print("No MediaPipe metadata written (pip install 'spinenet_tf[mediapipe]' "
-              "to make the file loadable by MediaPipe's ObjectDetector)")
-        summary["mediapipe_metadata"] = False
-        return flatbuffer
-    labels = (task.class_names(model.num_classes) if task else
-              [f"class_{k}" for k in range(1, model.num_classes)])
-    print(f"MediaPipe ObjectDetector metadata: {len(labels)} labels "
-          f"({', '.join(labels[:5])}{', ...' * (len(labels) > 5)}), 0..255 input")
-    summary["mediapipe_metadata"] = True
-    return add_detector_metadata(flatbuffer, labels)
-
-
 def _int8(model, task, export_dir, raw_outputs, uint8_input, calibration_data,
           count, verify, nms, ap_budget, max_float_layers, summary):
     """Calibrates, reports the layers' errors, quantizes (within the AP
@@ -138,7 +120,7 @@ def _int8(model, task, export_dir, raw_outputs, uint8_input, calibration_data,
     if not folder:
         raise ValueError("int8 needs --calibration_data (an image folder); the "
                          "config names no training images.")
-    images = calibration_images(folder, count, model.preprocessor.image_size)
+    images = calibration_images(folder, count, model.preprocessor)
     print(f"Calibrating int8 on {len(images)} images from {folder}")
     quantizer = int8_quantizer(model, images, post_processing=not raw_outputs,
                                uint8_input=uint8_input, nms=nms)

@@ -5,9 +5,6 @@ from spinenet_tf.layers.bottleneck_block import BottleneckBlock
 from spinenet_tf.layers.conv_norm_layer import ConvNormFactory, ConvNormLayer
 from spinenet_tf.layers.cross_scale_resampling import CrossScaleResampling
 from spinenet_tf.layers.depthwise_resampling import DepthwiseResampling
-from spinenet_tf.layers.fake_quantization import (
-    ActivationQuantizer, QuantizedConv2D, QuantizedDepthwiseConv2D,
-    QuantizedSeparableConv2D)
 from spinenet_tf.layers.image_preprocessor import ImagePreprocessor
 from spinenet_tf.layers.mbconv_block import MBConvBlock
 from spinenet_tf.layers.resampling import Resampling
@@ -17,7 +14,6 @@ from spinenet_tf.layers.squeeze_excitation import SqueezeExcitation
 from spinenet_tf.layers.stochastic_depth import StochasticDepth
 
 __all__ = [
-    "ActivationQuantizer",
     "BatchNormalization",
     "BottleneckBlock",
     "ConvNormFactory",
@@ -26,9 +22,6 @@ __all__ = [
     "DepthwiseResampling",
     "ImagePreprocessor",
     "MBConvBlock",
-    "QuantizedConv2D",
-    "QuantizedDepthwiseConv2D",
-    "QuantizedSeparableConv2D",
     "ResNetBlock",
     "Resampling",
     "ResidualBlock",

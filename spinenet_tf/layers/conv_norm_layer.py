@@ -3,8 +3,10 @@
 import keras
 
 from spinenet_tf.layers.batch_normalization import BatchNormalization
-from spinenet_tf.layers.fake_quantization import (
+from spinenet_tf.quantization.fake_quantization import (
     ActivationQuantizer, QuantizedConv2D, QuantizedDepthwiseConv2D)
+from spinenet_tf.quantization.layer_form import (
+    FoldsBatchNorm, LayerForm, form_from_legacy_config)
 
 ACTIVATIONS = ("relu", "swish", "hard_swish")
 
@@ -34,15 +36,13 @@ class ConvNormFactory:
         use_sync_bn: synchronise batch statistics across replicas.
         norm_momentum: batch-norm moving-average momentum.
         norm_epsilon: batch-norm epsilon.
-        fold_batch_norm: make the inference form: every conv gets a bias
-            and every batch norm is an identity, so that the batch norm's
-            affine map can live in the conv before it (see
-            `spinenet_tf.inference_model`, which computes those weights).
-        quantization_aware: with `fold_batch_norm`, the form trained for
-            int8 (`spinenet_tf.quantization_aware_model`): kernels
-            fake-quantized per channel, and the conv outputs (where the
-            batch norms were) and activations fake-quantized to ranges
-            learned in training (`spinenet_tf.layers.fake_quantization`).
+        form: a `LayerForm` or its name: "trainable" (conv, batch norm),
+            "folded" (every conv gets a bias and every batch norm is an
+            identity, so that the batch norm's affine map can live in the
+            conv before it; `spinenet_tf.inference_model` computes those
+            weights) or "quantization_aware" (folded, with kernels
+            fake-quantized per channel, and the conv outputs and activations
+            fake-quantized to ranges learned in training).
         dtype: dtype policy for the layers made.
 
     A batch norm normalises the output of the conv made just before it by
@@ -58,23 +58,16 @@ class ConvNormFactory:
         use_sync_bn=False,
         norm_momentum=0.99,
         norm_epsilon=1e-3,
-        fold_batch_norm=False,
-        quantization_aware=False,
+        form=None,
         dtype=None,
     ):
-        if quantization_aware and not fold_batch_norm:
-            raise ValueError(
-                "quantization_aware=True needs fold_batch_norm=True (training "
-                "runs on what the TFLite converter quantizes: convs with batch "
-                "norm folded in); received fold_batch_norm=False.")
+        self.form = LayerForm.get(form)
         self.activation = check_activation(activation)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.use_sync_bn = use_sync_bn
         self.norm_momentum = norm_momentum
         self.norm_epsilon = norm_epsilon
-        self.fold_batch_norm = bool(fold_batch_norm)
-        self.quantization_aware = bool(quantization_aware)
         self.dtype = dtype
         self.batch_norm_pairs = []
         self._last_conv = None
@@ -86,13 +79,13 @@ class ConvNormFactory:
         )
 
     def conv(self, filters, kernel_size, strides=1, name=None, use_bias=False):
-        conv_class = QuantizedConv2D if self.quantization_aware else keras.layers.Conv2D
+        conv_class = QuantizedConv2D if self.form.fake_quantizes else keras.layers.Conv2D
         self._last_conv = conv_class(
             filters,
             kernel_size,
             strides=strides,
             padding="same",
-            use_bias=use_bias or self.fold_batch_norm,
+            use_bias=use_bias or self.form.folds_batch_norm,
             kernel_initializer=self.initializer(),
             kernel_regularizer=self.kernel_regularizer,
             dtype=self.dtype,
@@ -102,13 +95,13 @@ class ConvNormFactory:
 
     def depthwise_conv(self, kernel_size=3, strides=1, name=None):
         # Depthwise kernels are not regularized, as in the reference.
-        conv_class = (QuantizedDepthwiseConv2D if self.quantization_aware
+        conv_class = (QuantizedDepthwiseConv2D if self.form.fake_quantizes
                       else keras.layers.DepthwiseConv2D)
         self._last_conv = conv_class(
             kernel_size,
             strides=strides,
             padding="same",
-            use_bias=self.fold_batch_norm,
+            use_bias=self.form.folds_batch_norm,
             depthwise_initializer=self.initializer(),
             dtype=self.dtype,
             name=name,
@@ -122,9 +115,9 @@ class ConvNormFactory:
                 f"batch_norm({name!r}) has no conv before it to normalise; "
                 "make the conv with the same factory first.")
         conv, self._last_conv = self._last_conv, None
-        if self.quantization_aware:
+        if self.form.fake_quantizes:
             return ActivationQuantizer(dtype=self.dtype, name=name)
-        if self.fold_batch_norm:
+        if self.form.folds_batch_norm:
             return keras.layers.Identity(dtype=self.dtype, name=name)
         norm = BatchNormalization(
             momentum=self.norm_momentum,
@@ -137,12 +130,16 @@ class ConvNormFactory:
         return norm
 
     def activation_layer(self, name=None, activation=None):
-        if self.quantization_aware:
+        if self.form.fake_quantizes:
             return ActivationQuantizer(activation=activation or self.activation,
                                        dtype=self.dtype, name=name)
         return keras.layers.Activation(
             activation or self.activation, dtype=self.dtype, name=name
         )
+
+    def folding_pairs(self):
+        """[(conv, batch norm, path of the conv)] of the pairs made so far."""
+        return [(conv, norm, conv.path) for conv, norm in self.batch_norm_pairs]
 
     def layer_kwargs(self):
         """Arguments that make a `ConvNormLayer` follow this factory."""
@@ -153,8 +150,7 @@ class ConvNormFactory:
             "use_sync_bn": self.use_sync_bn,
             "norm_momentum": self.norm_momentum,
             "norm_epsilon": self.norm_epsilon,
-            "fold_batch_norm": self.fold_batch_norm,
-            "quantization_aware": self.quantization_aware,
+            "form": self.form,
             "dtype": self.dtype,
         }
 
@@ -170,12 +166,11 @@ class ConvNormFactory:
             "use_sync_bn": self.use_sync_bn,
             "norm_momentum": self.norm_momentum,
             "norm_epsilon": self.norm_epsilon,
-            "fold_batch_norm": self.fold_batch_norm,
-            "quantization_aware": self.quantization_aware,
+            "form": self.form.name,
         }
 
 
-class ConvNormLayer(keras.layers.Layer):
+class ConvNormLayer(FoldsBatchNorm, keras.layers.Layer):
     """Base of the composite conv + batch-norm layers (blocks, resampling).
 
     Subclasses build their sublayers with `conv`, `depthwise_conv`,
@@ -193,8 +188,7 @@ class ConvNormLayer(keras.layers.Layer):
         use_sync_bn=False,
         norm_momentum=0.99,
         norm_epsilon=1e-3,
-        fold_batch_norm=False,
-        quantization_aware=False,
+        form=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -205,8 +199,7 @@ class ConvNormLayer(keras.layers.Layer):
             use_sync_bn,
             norm_momentum,
             norm_epsilon,
-            fold_batch_norm=fold_batch_norm,
-            quantization_aware=quantization_aware,
+            form=form,
             dtype=self.dtype_policy,
         )
         self.activation = self.factory.activation
@@ -216,7 +209,14 @@ class ConvNormLayer(keras.layers.Layer):
         self.batch_norm = self.factory.batch_norm
         self.activation_layer = self.factory.activation_layer
 
+    def batch_norm_pairs(self):
+        return self.factory.folding_pairs()
+
     def get_config(self):
         config = super().get_config()
         config.update(self.factory.get_config())
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(form_from_legacy_config(config))

@@ -6,7 +6,7 @@ from typing import Tuple
 import yaml
 
 from spinenet_tf.backbones import block_specs as specs_lib
-from spinenet_tf.backbones.search_space import mutate_block_specs, sample_block_specs
+from spinenet_tf.search.block_spec_moves import mutate_block_specs, sample_block_specs
 
 SPACES = ("spinenet", "mobile")
 

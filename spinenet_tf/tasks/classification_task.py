@@ -13,7 +13,7 @@ class ClassificationTask(Task):
     folder with one sub-folder per class (sorted names give the labels)."""
 
     def build_network(self):
-        from spinenet_tf.models.spinenet_classifier import SpineNetClassifier
+        from spinenet_tf.classifier.spinenet_classifier import SpineNetClassifier
 
         model = self.config.model
         return SpineNetClassifier(
@@ -27,9 +27,11 @@ class ClassificationTask(Task):
                                keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")])
 
     def dataset(self, model, data, training, initial_step=0, input_context=None):
-        """(image, label) batches of an image folder, normalised by the
-        model's preprocessor; training streams repeat and shuffle (and with
-        `input_context`, are sharded into per-replica batches)."""
+        """(image, label) batches of an image folder in the model's geometry
+        (its preprocessor: the reference's random crop and flip in training,
+        its centre crop in evaluation, as serving); training streams repeat
+        and shuffle (and with `input_context`, are sharded into per-replica
+        batches)."""
         from spinenet_tf.data.training_stream import endless_shuffled
 
         if data.source != "image_folder":
@@ -62,13 +64,15 @@ class ClassificationTask(Task):
             path, label = example
             image = tf.io.decode_image(tf.io.read_file(path), channels=3,
                                        expand_animations=False)
-            image = preprocessor.normalize(tf.image.resize(image, preprocessor.image_size))
-            if training and data.aug_rand_hflip:
-                flip = tf.random.stateless_uniform(
-                    [], tf.stack([tf.constant(seed, tf.int64), index])) > 0.5
-                image = tf.cond(flip, lambda: tf.image.flip_left_right(image),
-                                lambda: image)
-            return image, label
+            if not training:
+                return preprocessor.preprocess(image)[0], label
+            seed_pair = tf.stack([tf.constant(seed, tf.int64), index])
+            pixels, _ = preprocessor.training_geometry(image, seed_pair + [0, 1])
+            if data.aug_rand_hflip:
+                flip = tf.random.stateless_uniform([], seed_pair) > 0.5
+                pixels = tf.cond(flip, lambda: tf.image.flip_left_right(pixels),
+                                 lambda: pixels)
+            return preprocessor.normalize(pixels), label
 
         dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
         return dataset.batch(batch_size, drop_remainder=training).prefetch(
@@ -77,6 +81,8 @@ class ClassificationTask(Task):
     def train_dataset(self, model, initial_step=0, input_context=None):
         return self.dataset(model, self.config.train_data, True, initial_step,
                             input_context)
+
+    metric_names = ("top1", "top5")
 
     def evaluate(self, model, progress=True):
         result = model.evaluate(self.dataset(model, self.config.eval_data, False),

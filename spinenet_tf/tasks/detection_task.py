@@ -12,8 +12,8 @@ class DetectionTask(Task):
     """A RetinaNet experiment (`model.type: retinanet`)."""
 
     def build_network(self):
-        from spinenet_tf.models.retinanet import RetinaNet
-        from spinenet_tf.models.retinanet_configs import RETINANET_CONFIGS
+        from spinenet_tf.retinanet.retinanet import RetinaNet
+        from spinenet_tf.retinanet.recipes import RETINANET_CONFIGS
 
         model, losses = self.config.model, self.config.losses
         recipe = RETINANET_CONFIGS.get(get_variant(model.backbone).name)
@@ -77,34 +77,37 @@ class DetectionTask(Task):
 
     # --- evaluation ----------------------------------------------------
 
-    def evaluate(self, model, progress=True):
-        from spinenet_tf.evaluation.coco_metrics import coco_metrics, collect_detections
+    metric_names = ("AP", "AP50", "AP75")
 
-        data, trainer = self.config.eval_data, self.config.trainer
+    def evaluation_data(self, model):
+        """`eval_data` through the model's evaluation geometry, with its COCO
+        ground truth: what training evaluation, `--verify` and the int8 AP
+        budget all score on (`spinenet_tf.evaluation.EvaluationData`)."""
+        from spinenet_tf.evaluation.detection_evaluation import EvaluationData
+
+        data = self.config.eval_data
         examples, coco, are_paths = self.examples(data)
         parser = self.input_parser(model, data, False, are_paths)
-        total = coco.num_images if coco else None
-        if trainer.eval_max_images:
-            total = min(total or trainer.eval_max_images, trainer.eval_max_images)
-        detections, ground_truth, image_ids = collect_detections(
-            model, parser(examples, data.batch_size), max_images=trainer.eval_max_images,
-            total=total, progress=progress)
-        categories = coco.categories if coco else sorted(
-            ({"id": a["category_id"]} for a in ground_truth), key=lambda c: c["id"])
-        categories = list({c["id"]: c for c in categories}.values())
-        metrics = coco_metrics(
-            detections, image_ids, categories,
-            annotation_file=coco.annotation_file if coco else None,
-            ground_truth=ground_truth)
-        metrics["evaluated_images"] = len(image_ids)
-        if parser.log.count:
-            metrics["skipped_images"] = [name for name, _ in parser.log.failures]
+        self.eval_parser = parser
+        if coco is None:
+            return EvaluationData(parser(examples, data.batch_size))
+        return EvaluationData(parser(examples, data.batch_size), coco.annotation_file,
+                              coco.categories, coco.num_images)
+
+    def evaluate(self, model, progress=True):
+        from spinenet_tf.evaluation.detection_evaluation import keras_detect
+
+        metrics = self.evaluation_data(model).evaluate(
+            keras_detect(model), max_images=self.config.trainer.eval_max_images,
+            progress=progress)
+        if self.eval_parser.log.count:
+            metrics["skipped_images"] = [name for name, _ in self.eval_parser.log.failures]
         return metrics
 
     def write_artifacts(self, model, folder, count=8):
         """`detections.png`: the first `count` validation images with their
         detections."""
-        from spinenet_tf.evaluation.coco_metrics import serving_function
+        from spinenet_tf.evaluation.detection_evaluation import serving_function
         from spinenet_tf.visualization import draw_detections
 
         data = self.config.eval_data
@@ -119,34 +122,40 @@ class DetectionTask(Task):
 
     # --- export ----------------------------------------------------------
 
-    def verification_data(self):
-        """The evaluation data as a `CocoDataset`, which `--verify` needs."""
-        from spinenet_tf.data.coco import load_coco
+    def tflite_metadata(self, flatbuffer, model, summary):
+        """The detection file with MediaPipe ObjectDetector metadata (labels,
+        normalisation, output roles) where the `mediapipe` extra is installed."""
+        from spinenet_tf.export.mediapipe_metadata import (
+            add_detector_metadata, mediapipe_available)
 
-        data = self.config.eval_data
-        if data.source != "coco" or not data.annotations:
-            raise ValueError(
-                "--verify needs COCO-format evaluation data (annotations + "
-                f"image_dir) in the config; received source {data.source!r}.")
-        return load_coco(data.annotations, data.image_dir)
+        if not mediapipe_available():
+            print("No MediaPipe metadata written (pip install 'spinenet_tf[mediapipe]' "
+                  "to make the file loadable by MediaPipe's ObjectDetector)")
+            summary["mediapipe_metadata"] = False
+            return flatbuffer
+        labels = self.class_names(model.num_classes)
+        print(f"MediaPipe ObjectDetector metadata: {len(labels)} labels "
+              f"({', '.join(labels[:5])}{', ...' * (len(labels) > 5)}), 0..255 input")
+        summary["mediapipe_metadata"] = True
+        return add_detector_metadata(flatbuffer, labels)
 
     def verify_tflite(self, model, flatbuffer, quantization, nms="fast",
                       max_images=20, fp32_flatbuffer=None):
         from spinenet_tf.export.tflite_verification import verify_detection_tflite
 
         return verify_detection_tflite(
-            model, flatbuffer, quantization, self.verification_data(),
+            model, flatbuffer, quantization, self.evaluation_data(model),
             nms=nms, max_images=max_images, fp32_flatbuffer=fp32_flatbuffer)
 
     def int8_ap_cost(self, model, nms="fast"):
         from spinenet_tf.export.tflite_verification import Int8ApCost
 
-        return Int8ApCost(model, self.verification_data(), nms=nms)
+        return Int8ApCost(model, self.evaluation_data(model), nms=nms)
 
     def verify_saved_model(self, model, export_dir, precision, max_images=20):
         from spinenet_tf.export.saved_model_verification import (
             verify_detection_saved_model)
 
         return verify_detection_saved_model(
-            model, export_dir, precision, self.verification_data(),
+            model, export_dir, precision, self.evaluation_data(model),
             max_images=max_images)

@@ -13,9 +13,10 @@ class Task:
     A task is made from an `ExperimentConfig` (`task_for_config`) and
     answers: which model (`build_model`), how it is compiled
     (`compile_model`), which training stream (`train_dataset`), how it is
-    evaluated (`evaluate`), which pictures a finished run gets
-    (`write_artifacts`) and how an exported `.tflite` is checked
-    (`verify_tflite`).
+    evaluated (`evaluate`) and which of its metrics are the headline
+    (`metric_names`), which pictures a finished run gets (`write_artifacts`),
+    what metadata its `.tflite` carries (`tflite_metadata`) and how exports
+    are checked (`verify_saved_model`, `verify_tflite`, `int8_ap_cost`).
     """
 
     def __init__(self, config):
@@ -57,13 +58,13 @@ class Task:
         `model.init_from` (a train.py folder's latest checkpoint) if set, in
         its quantization-aware form (`spinenet_tf.quantization_aware_model`)
         if `model.quantization_aware`."""
-        from spinenet_tf.checkpoints import initialize_from_model_dir
+        from spinenet_tf.training.checkpoints import initialize_from_model_dir
 
         model = self.build_network()
         if self.config.model.init_from:
             initialize_from_model_dir(model, self.config.model.init_from)
         if self.config.model.quantization_aware:
-            from spinenet_tf.models.inference_form import quantization_aware_model
+            from spinenet_tf.quantization.inference_form import quantization_aware_model
 
             model = quantization_aware_model(model)
         return model
@@ -78,6 +79,10 @@ class Task:
         """The endless training stream, `initial_step` batches in."""
         raise NotImplementedError
 
+    # The headline metrics of `evaluate`: printed after each evaluation,
+    # plotted in curves.png.
+    metric_names = ()
+
     def evaluate(self, model, progress=True):
         """Metrics of `model` on `eval_data` (a dict of floats and lists)."""
         raise NotImplementedError
@@ -90,6 +95,11 @@ class Task:
     def calibration_folder(self):
         """Images an int8 export calibrates on by default: the training images."""
         return self.config.train_data.image_dir
+
+    def tflite_metadata(self, flatbuffer, model, summary):
+        """The `.tflite` with the metadata its runtimes read (none by
+        default); notes what was written in `summary`."""
+        return flatbuffer
 
     def class_names(self, num_classes):
         """Names of the foreground classes 1..num_classes-1 (as a detection

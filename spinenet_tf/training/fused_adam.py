@@ -2,6 +2,8 @@
 
 import keras
 
+from spinenet_tf.compat.keras_internals import adam_slots
+
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
 class FusedAdam(keras.optimizers.Adam):
@@ -30,13 +32,13 @@ class FusedAdam(keras.optimizers.Adam):
         if (keras.backend.backend() != "tensorflow" or self.amsgrad
                 or isinstance(gradient, tf.IndexedSlices)):
             return super().update_step(gradient, variable, learning_rate)
-        index = self._get_variable_index(variable)
+        momentum, velocity = adam_slots(self, variable)
         dtype = variable.dtype
         step = tf.cast(self.iterations + 1, dtype)
         tf.raw_ops.ResourceApplyAdam(
             var=_handle(variable),
-            m=_handle(self._momentums[index]),
-            v=_handle(self._velocities[index]),
+            m=_handle(momentum),
+            v=_handle(velocity),
             beta1_power=tf.pow(tf.cast(self.beta_1, dtype), step),
             beta2_power=tf.pow(tf.cast(self.beta_2, dtype), step),
             lr=tf.cast(learning_rate, dtype),

@@ -14,9 +14,9 @@ uninterrupted run.
 `model_dir` receives: `model.keras` (written at the start, so the folder
 always says what it trains, and again at the end), `config.yaml`,
 `checkpoints/`, `logs/` (TensorBoard: losses, learning rate, metrics),
-`training_log.json`, `metrics.json`, `final.weights.h5`, `curves.png` and
+`training_log.json`, `metrics.json`, `curves.png` and
 what the task draws (detection: `detections.png`). Export reads
-`model.keras` and the checkpoints (`spinenet_tf.checkpoints.load_model_dir`).
+`model.keras` and the checkpoints (`spinenet_tf.training.checkpoints.load_model_dir`).
 """
 
 import json
@@ -28,12 +28,13 @@ import tensorflow as tf
 import yaml
 from absl import logging
 
-from spinenet_tf import checkpoints, visualization
+from spinenet_tf import visualization
+from spinenet_tf.training import checkpoints
 from spinenet_tf.config import config_to_dict
 from spinenet_tf.hardware import auto_mixed_precision
 from spinenet_tf.progress import fit_verbosity
 from spinenet_tf.tasks import task_for_config
-from spinenet_tf.training.keras_multi_worker import multi_worker_fit
+from spinenet_tf.compat.keras_multi_worker import multi_worker_fit
 from spinenet_tf.training.optimizer import build_optimizer
 
 
@@ -133,8 +134,7 @@ class Trainer:
             for key, value in metrics.items():
                 if isinstance(value, float):
                     tf.summary.scalar(key, value, step=step)
-        headline = {k: round(v, 4) for k, v in metrics.items()
-                    if k in ("AP", "AP50", "AP75", "top1", "top5")}
+        headline = {k: round(metrics[k], 4) for k in self.task.metric_names if k in metrics}
         if self.is_chief:
             print(f"evaluation at step {step}: {headline}", flush=True)
         return metrics
@@ -173,9 +173,7 @@ class Trainer:
                 outer.manager.save(checkpoint_number=step)
                 entry = {"step": step, **{k: float(v) for k, v in (logs or {}).items()}}
                 entry["learning_rate"] = float(
-                    outer.optimizer.learning_rate.numpy()
-                    if hasattr(outer.optimizer.learning_rate, "numpy")
-                    else outer.optimizer.learning_rate)
+                    keras.ops.convert_to_numpy(outer.optimizer.learning_rate))
                 # Every worker evaluates: under MultiWorkerMirroredStrategy
                 # reading variables outside a replica is a collective.
                 if trainer.eval_every and step % trainer.eval_every == 0:
@@ -201,12 +199,17 @@ class Trainer:
         # write into their own folder.
         if evaluation.get("step") != final_step:
             evaluation = self.evaluate(final_step)
+            log = self._read_log()
+            if log and log[-1]["step"] == final_step:  # for curves.png
+                log[-1].update({k: v for k, v in evaluation.items() if isinstance(v, float)})
+                with open(self.log_path, "w") as f:
+                    json.dump(log, f, indent=1)
         results.update(evaluation)
         with open(os.path.join(self.write_dir, "metrics.json"), "w") as f:
             json.dump(results, f, indent=2)
         self.model.save(os.path.join(self.write_dir, checkpoints.MODEL_FILE))
         visualization.plot_training_curves(
-            self._read_log(), os.path.join(self.write_dir, "curves.png"))
+            self._read_log(), os.path.join(self.write_dir, "curves.png"),
+            self.task.metric_names)
         self.task.write_artifacts(self.model, self.write_dir)
-        self.model.save_weights(os.path.join(self.write_dir, "final.weights.h5"))
         return results

@@ -4,7 +4,7 @@ import pytest
 
 from spinenet_tf import SpineNet
 from spinenet_tf.backbones import block_specs as specs_lib
-from spinenet_tf.backbones.search_space import mutate_block_specs, sample_block_specs
+from spinenet_tf.search.block_spec_moves import mutate_block_specs, sample_block_specs
 
 FNS = specs_lib.SPINENET_BLOCK_FNS
 LEVELS = range(1, 8)

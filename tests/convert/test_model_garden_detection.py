@@ -2,7 +2,7 @@
 parameter counts, weight transfer, checkpoints, MACs.
 
 Expected figures come from the installed tf-models-official (or from
-REFERENCE.md), never from the code under test.
+counted once with the installed tf-models-official 2.20), never from the code under test.
 """
 
 import keras
@@ -15,7 +15,7 @@ from spinenet_tf.testing import (
     randomize_predictors)
 from spinenet_tf import RetinaNet, SpineNet, SpineNetClassifier, SpineNetMobile, convert
 from spinenet_tf.model_complexity import count_macs
-from spinenet_tf.models import RETINANET_CONFIGS
+from spinenet_tf.retinanet import RETINANET_CONFIGS
 
 tf_keras = pytest.importorskip("tf_keras")
 from official.vision.configs import backbones as backbone_cfg  # noqa: E402
@@ -23,7 +23,7 @@ from official.vision.configs import image_classification as classification_cfg  
 from official.vision.modeling import factory  # noqa: E402
 
 # The large recipes are compared with the exact counts tf-models-official 2.20
-# builds (REFERENCE.md) instead of building its model beside ours here: the
+# builds (counted once with tf-models-official 2.20) instead of building its model beside ours here: the
 # build would take most of a minute each, and the small recipes below prove
 # the factory path (head, anchors, levels) is the same.
 BUILT_BESIDE_OURS = ("spinenet-49s", "spinenet-49", "spinenet-mobile-49",
@@ -37,7 +37,7 @@ def test_retinanet_parameters_equal_model_garden_factory(name):
     if name in BUILT_BESIDE_OURS:
         reference = convert.build_model_garden_retinanet(ours)
         assert ours.count_params() == reference.count_params()
-    assert ours.count_params() == config.reference_params  # REFERENCE.md, TFM 2.20
+    assert ours.count_params() == config.reference_params  # counted with TFM 2.20
     if name in ("spinenet-49", "spinenet-96", "spinenet-143", "spinenet-190"):
         assert abs(ours.count_params() / config.published_params - 1) < 0.01
 
@@ -215,7 +215,7 @@ def test_classifier_parameters_equal_model_garden():
     reference = _model_garden_classifier(
         convert.build_model_garden_backbone(ours.backbone), 1000, 128)
     assert ours.count_params() == reference.count_params()
-    # REFERENCE.md: SpineNet-49 ImageNet classifier, 22.1M parameters.
+    # The SpineNet paper: SpineNet-49 ImageNet classifier, 22.1M parameters.
     assert abs(ours.count_params() / 22.1e6 - 1) < 0.01
 
 

@@ -42,7 +42,7 @@ def test_export_of_a_trained_model_dir_serves_its_detections(synthetic_data, tra
                  "Keras float32", "SavedModel float32", "latency (batch 1"):
         assert line in result.stdout, result.stdout
 
-    from spinenet_tf.checkpoints import load_model_dir
+    from spinenet_tf.training.checkpoints import load_model_dir
 
     model, _ = load_model_dir(model_dir)
     image = tf.io.decode_png(tf.io.read_file(

@@ -30,7 +30,7 @@ def directory_size(path):
 @pytest.fixture(scope="module")
 def detector():
     # Fresh batch-norm statistics: random ones make many exactly tied scores,
-    # whose order NMS leaves arbitrary. tests/models/test_inference_model.py
+    # whose order NMS leaves arbitrary. tests/quantization/test_inference_model.py
     # checks the folding itself with random statistics.
     return tiny_detector(seed=3)
 
@@ -88,7 +88,7 @@ def test_a_model_trained_in_mixed_bfloat16_exports_int8_tflite(synthetic_data, t
     import keras
 
     from spinenet_tf.export.tflite_cli import export_and_verify_tflite
-    from spinenet_tf.models.inference_form import compute_dtype_of
+    from spinenet_tf.quantization.inference_form import compute_dtype_of
     from spinenet_tf.testing import run_tflite
 
     keras.mixed_precision.set_global_policy("mixed_bfloat16")

@@ -5,7 +5,7 @@ same class at IoU >= 0.9)."""
 import numpy as np
 import pytest
 
-from spinenet_tf.detection import DetectionDecoder, TFLitePostProcessConfig
+from spinenet_tf.retinanet import DetectionDecoder, TFLitePostProcessConfig
 from spinenet_tf.export.tflite import convert_to_tflite
 from spinenet_tf.testing import (
     TINY_SIZE as SIZE, images_of_sizes, run_on_xnnpack, run_tflite, tiny_detector)

@@ -1,0 +1,160 @@
+"""Export a SpineNet RetinaNet or classifier as a SavedModel for TF Serving.
+
+    # a train.py model dir (its model.keras at the latest checkpoint):
+    python export_saved_model.py --model_dir runs/demo --export_dir exports/demo
+    # a config alone (random weights, for trying things):
+    python export_saved_model.py --config configs/retinanet_spinenet49s_coco.yaml \\
+        --export_dir exports/r49s
+    # a tf-models-official RetinaNet checkpoint, with the matching config:
+    python export_saved_model.py --config configs/retinanet_spinenet49s_coco.yaml \\
+        --model_garden_checkpoint /ckpt/r49s --export_dir exports/r49s
+
+Signatures: serving_default / serve_image_tensor (uint8 [batch, h, w, 3]),
+serve_encoded_image (JPEG/PNG bytes [batch]), serve_tf_example (serialized
+tf.Example [batch]); see docs/export.md. `--batch_size N` fixes the batch.
+
+The SavedModel holds the model's inference form (`spinenet_tf.inference_model`:
+batch norm folded into the convolutions) in `--precision float32` (default;
+the same detections) or `bfloat16` (faster where the CPU has AVX-512 BF16 or
+AMX; `--verify` prints what it costs in COCO AP):
+
+    python export_saved_model.py --model_dir runs/demo --export_dir exports/demo_bf16 \
+        --precision bfloat16 --verify
+
+    # TFLite beside the SavedModel, int8 calibrated on training images,
+    # verified against the Keras model on the evaluation data; prints the
+    # layers with the largest quantization error (all in
+    # model_int8_layers.csv) and keeps the worst float until int8 costs at
+    # most --int8_ap_budget AP points (default 1.0) against fp32:
+    python export_saved_model.py --model_dir runs/demo --export_dir exports/demo \
+        --tflite int8 --uint8_input --verify
+"""
+
+import os
+
+from absl import app, flags
+
+from spinenet_tf.cli.errors import with_clear_errors
+
+MODEL_DIR = flags.DEFINE_string("model_dir", None, "A train.py model dir to export.")
+CONFIG = flags.DEFINE_string("config", None, "An experiment YAML (without --model_dir).")
+OVERRIDES = flags.DEFINE_multi_string("set", [], "Config override section.key=value.")
+GARDEN_CHECKPOINT = flags.DEFINE_string(
+    "model_garden_checkpoint", None,
+    "A tf-models-official RetinaNet checkpoint to load (with --config).")
+EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Where to write the SavedModel.",
+                                 required=True)
+BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Fixed batch size (default: dynamic).")
+PRECISION = flags.DEFINE_enum(
+    "precision", "float32", ["float32", "bfloat16"],
+    "Arithmetic of the SavedModel, whose batch norms are folded into the convs: "
+    "float32 (the trained model's detections) or bfloat16 (faster on CPUs with "
+    "AVX-512 BF16 / AMX; float32 inputs, outputs and NMS). TFLite files are "
+    "converted from the float32 model either way.")
+TFLITE = flags.DEFINE_enum("tflite", None, ["fp32", "fp16", "dynamic", "int8"],
+                           "Also write export_dir/model_<type>.tflite.")
+RAW_OUTPUTS = flags.DEFINE_boolean(
+    "tflite_raw_outputs", False, "TFLite ends in raw class logits and box deltas "
+    "instead of TFLite_Detection_PostProcess.")
+NMS = flags.DEFINE_enum(
+    "tflite_nms", "fast", ["fast", "regular"],
+    "The TFLite op's NMS: fast (class-agnostic, one class per box) or regular "
+    "(per-class, as the Keras model; run it with 1 thread, LiteRT's "
+    "multi-threaded regular NMS drops a class; see docs/export.md).")
+UINT8_INPUT = flags.DEFINE_boolean("uint8_input", False, "int8 TFLite takes uint8 images.")
+CALIBRATION_DATA = flags.DEFINE_string(
+    "calibration_data", None, "Image folder to calibrate int8 on (default: the "
+    "config's training images).")
+CALIBRATION_IMAGES = flags.DEFINE_integer("calibration_images", 100,
+                                          "Images to calibrate int8 on.")
+INT8_AP_BUDGET = flags.DEFINE_float(
+    "int8_ap_budget", 1.0, "With --tflite int8 --verify: keep the layers with the "
+    "largest quantization error in float until int8 loses at most this many COCO AP "
+    "points against the fp32 file on the evaluation data (inf: all layers int8).")
+INT8_MAX_FLOAT_LAYERS = flags.DEFINE_integer(
+    "int8_max_float_layers", 64, "The most layers --int8_ap_budget keeps in float.")
+VERIFY = flags.DEFINE_boolean(
+    "verify", False, "Check the SavedModel (and the .tflite) against the Keras model "
+    "on the config's evaluation data: top detections, COCO AP difference, latency "
+    "(and the .tflite's raw outputs, fp32).")
+VERIFY_IMAGES = flags.DEFINE_integer("verify_images", 20, "Images for --verify.")
+
+
+def load_model():
+    """The model to export, its task (None without a config) and where its
+    weights came from."""
+    from spinenet_tf.training.checkpoints import CONFIG_FILE, load_model_dir
+    from spinenet_tf.config import load_config
+    from spinenet_tf.tasks import task_for_config
+
+    if bool(MODEL_DIR.value) == bool(CONFIG.value):
+        raise app.UsageError("Give exactly one of --model_dir and --config; received "
+                             f"--model_dir={MODEL_DIR.value!r} --config={CONFIG.value!r}.")
+    if MODEL_DIR.value:
+        if GARDEN_CHECKPOINT.value or OVERRIDES.value:
+            raise app.UsageError("--model_garden_checkpoint and --set go with --config.")
+        model, checkpoint = load_model_dir(MODEL_DIR.value)
+        config_path = os.path.join(MODEL_DIR.value, CONFIG_FILE)
+        task = (task_for_config(load_config(config_path))
+                if os.path.exists(config_path) else None)
+        return model, task, f"weights from {checkpoint or 'model.keras'}"
+    task = task_for_config(load_config(CONFIG.value, OVERRIDES.value))
+    model = task.build_model()
+    if not GARDEN_CHECKPOINT.value:
+        return model, task, "random weights (no checkpoint given)"
+    from spinenet_tf.convert import load_model_garden_checkpoint
+
+    load_model_garden_checkpoint(model, GARDEN_CHECKPOINT.value)
+    return model, task, f"weights from the Model Garden checkpoint {GARDEN_CHECKPOINT.value}"
+
+
+def directory_size(path):
+    return sum(os.path.getsize(os.path.join(root, name))
+               for root, _, names in os.walk(path) for name in names)
+
+
+@with_clear_errors
+def main(argv):
+    del argv
+    from spinenet_tf.native_logs import native_log_filter
+
+    # C++ log lines of TensorFlow, the TFLite converter and LiteRT go to a
+    # file beside the exports, not the console.
+    os.makedirs(EXPORT_DIR.value, exist_ok=True)
+    with native_log_filter(os.path.join(EXPORT_DIR.value, "native_log.txt")):
+        export(*load_model())
+
+
+def export(model, task, source):
+    from spinenet_tf import inference_model
+    from spinenet_tf.export import export_saved_model
+
+    if VERIFY.value and task is None:
+        raise app.UsageError("--verify needs the experiment's config (for its "
+                             "evaluation data); the model dir has no config.yaml.")
+    served = inference_model(model, PRECISION.value)
+    path = export_saved_model(served, EXPORT_DIR.value, batch_size=BATCH_SIZE.value)
+    print(f"SavedModel ({source}; batch norm folded, {PRECISION.value}) in {path}: "
+          f"{directory_size(path) / 2**20:.1f} MiB; signatures serving_default, "
+          "serve_image_tensor, serve_encoded_image, serve_tf_example")
+    if VERIFY.value:
+        task.verify_saved_model(model, path, PRECISION.value,
+                                max_images=VERIFY_IMAGES.value)
+    if TFLITE.value:
+        from spinenet_tf.export.tflite_cli import export_and_verify_tflite
+
+        export_and_verify_tflite(
+            model, task, EXPORT_DIR.value, TFLITE.value, raw_outputs=RAW_OUTPUTS.value,
+            uint8_input=UINT8_INPUT.value, calibration_data=CALIBRATION_DATA.value,
+            calibration_images=CALIBRATION_IMAGES.value, verify=VERIFY.value,
+            verify_images=VERIFY_IMAGES.value, nms=NMS.value,
+            int8_ap_budget=INT8_AP_BUDGET.value,
+            int8_max_float_layers=INT8_MAX_FLOAT_LAYERS.value)
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

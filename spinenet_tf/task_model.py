@@ -1,0 +1,68 @@
+"""What RetinaNet and SpineNetClassifier share."""
+
+import keras
+
+from spinenet_tf.backbones.scale_permuted_backbone import resolve_dtype_policy
+from spinenet_tf.layers.image_preprocessor import ImagePreprocessor
+from spinenet_tf.quantization.layer_form import folded_config
+
+
+class TaskModel(keras.Model):
+    """A functional model with a backbone under a task head.
+
+    Holds the parts both task models own and serialise the same way: the
+    `backbone`, the input contract (`preprocessor`), the head layers' dtype
+    policy and the head's `kernel_regularizer`. Subclasses build their
+    graph on `task_inputs(...)`, call `keras.Model.__init__`, then
+    `set_task_attributes(...)`, and extend `get_config`.
+    """
+
+    # The task's image geometry (`ImagePreprocessor`): None letterboxes
+    # (detection); a fraction centre-crops (classification).
+    center_crop_fraction = None
+
+    @classmethod
+    def task_inputs(cls, backbone, preprocessor, dtype):
+        """(input shape, preprocessor, dtype policy): the defaults filled in."""
+        input_shape = tuple(backbone.input.shape[1:])
+        if preprocessor is None and None not in input_shape[:2]:
+            preprocessor = ImagePreprocessor(
+                input_shape[:2], center_crop_fraction=cls.center_crop_fraction)
+        return input_shape, preprocessor, resolve_dtype_policy(dtype)
+
+    def set_task_attributes(self, backbone, preprocessor, dtype, kernel_regularizer):
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.head_dtype = dtype
+        self.kernel_regularizer = kernel_regularizer
+
+    def folded_config(self, form, precision):
+        """The config of this model with its backbone (and so its head) in
+        `form`, computing in `precision`: what `inference_model` builds."""
+        config = self.get_config()
+        config["backbone"] = dict(config["backbone"])
+        config["backbone"]["config"] = folded_config(
+            config["backbone"]["config"], form, precision)
+        config["dtype"] = precision
+        return config
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+            "dtype": keras.dtype_policies.serialize(self.head_dtype),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        config["kernel_regularizer"] = keras.regularizers.get(
+            config.get("kernel_regularizer"))
+        if config.get("preprocessor") is not None:
+            config["preprocessor"] = keras.saving.deserialize_keras_object(
+                config["preprocessor"])
+        return cls(**config)

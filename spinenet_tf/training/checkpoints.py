@@ -1,0 +1,179 @@
+"""Checkpoints keyed by variable path, and the model folder `train.py` writes.
+
+A training checkpoint maps each variable's path (`block3_mbconv1/expand_bn/
+gamma`, `sgd/stem_conv_kernel_momentum`) to its value, so it restores into
+any model of the same architecture whatever order its variables were made
+in; a missing, unexpected or reshaped variable is an error that names it.
+
+A model folder holds `model.keras` (architecture and weights, written when
+training starts and again when it ends), `config.yaml` (the experiment) and
+`checkpoints/`; `load_model_dir` gives back the model at its latest (or a
+given) checkpoint from those files alone, with no optimizer and no rebuild
+from code paths that could drift from what training ran.
+"""
+
+import os
+import re
+
+import keras
+import tensorflow as tf
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.yaml"
+CHECKPOINT_DIR = "checkpoints"
+
+# A seed-generator state Keras numbers per process (`seed_generator_12/...`):
+# made outside any layer's name scope, e.g. by `keras.layers.Dropout`.
+_NUMBERED_SEED_STATE = re.compile(r"seed_generator(_\d+)?/seed_generator_state")
+# Checkpoints of spinenet_tf 0.1 listed the model's variables by position.
+_POSITIONAL_KEY = re.compile(r"model_variables/\d+/")
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint does not fit the model it is restored into."""
+
+
+def _seed_state_owners(model, prefix=""):
+    for layer in model.layers:
+        state = getattr(getattr(layer, "seed_generator", None), "state", None)
+        if state is not None:
+            yield id(state), f"{prefix}{layer.name}/seed_generator_state"
+        if isinstance(layer, keras.Model):
+            yield from _seed_state_owners(layer, f"{prefix}{layer.name}/")
+
+
+def variables_by_path(model):
+    """{path: variable} of every variable of `model`.
+
+    Paths are Keras' `variable.path`, except for seed-generator states
+    that Keras numbers per process, which are keyed by the layer that owns
+    them. Raises if two variables share a path or a numbered state has no
+    owning layer: such a model cannot be checkpointed by path.
+    """
+    owners = dict(_seed_state_owners(model))
+    paths = {}
+    for variable in model.variables:
+        path = variable.path
+        if _NUMBERED_SEED_STATE.fullmatch(path):
+            if id(variable) not in owners:
+                raise CheckpointMismatchError(
+                    f"Variable {path!r} of {model.name!r} has a name numbered "
+                    "per process and no layer of the model owns it, so it has "
+                    "no stable path to checkpoint it by.")
+            path = owners[id(variable)]
+        if path in paths:
+            raise CheckpointMismatchError(
+                f"Two variables of {model.name!r} have the path {path!r}; give "
+                "their layers distinct names.")
+        paths[path] = variable
+    return paths
+
+
+def optimizer_variables_by_path(optimizer):
+    """{path: variable} of an optimizer's variables, without the optimizer's
+    own name, which Keras numbers per process (`sgd/...`, `sgd_1/...`)."""
+    prefix = f"{optimizer.name}/"
+    return {v.path[len(prefix):] if v.path.startswith(prefix) else v.path: v
+            for v in optimizer.variables}
+
+
+def training_checkpoint(model, optimizer=None):
+    """A `tf.train.Checkpoint` of `model`'s variables (and `optimizer`'s),
+    each keyed by its path."""
+    items = {"model": variables_by_path(model)}
+    if optimizer is not None:
+        items["optimizer"] = optimizer_variables_by_path(optimizer)
+    return tf.train.Checkpoint(**items)
+
+
+def _key(section, path):
+    # How tf.train.Checkpoint names a dict entry: "." -> "..", "/" -> ".S".
+    return f"{section}/{path.replace('.', '..').replace('/', '.S')}/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def _listing(paths, limit=5):
+    paths = sorted(paths)
+    more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
+    return ", ".join(repr(p) for p in paths[:limit]) + more
+
+
+def restore_checkpoint(checkpoint_path, model, optimizer=None):
+    """Restores `model` (and `optimizer`) from a path-keyed checkpoint.
+
+    Every variable must be in the checkpoint with its shape, and (for the
+    sections restored) nothing else may be there; otherwise a
+    `CheckpointMismatchError` names the variables. A checkpoint of
+    spinenet_tf 0.1 (variables listed by position) is refused with the
+    reason: restoring by position silently swaps same-shaped variables
+    when their order changes.
+    """
+    stored = dict(tf.train.list_variables(checkpoint_path))
+    if any(_POSITIONAL_KEY.match(name) for name in stored):
+        raise CheckpointMismatchError(
+            f"{checkpoint_path} is a spinenet_tf 0.1 checkpoint: it lists "
+            f"{sum(bool(_POSITIONAL_KEY.match(n)) for n in stored)} variables by "
+            "position ('model_variables/0', ...), which cannot be matched to "
+            "variables by name safely. Load that run's final.weights.h5 with "
+            "model.load_weights instead, or retrain.")
+    sections = {"model": variables_by_path(model)}
+    if optimizer is not None:
+        sections["optimizer"] = optimizer_variables_by_path(optimizer)
+    problems = []
+    for section, variables in sections.items():
+        expected = {_key(section, path): (path, v) for path, v in variables.items()}
+        present = {name for name in stored if name.startswith(f"{section}/")}
+        missing = [path for key, (path, _) in expected.items() if key not in stored]
+        extra = [name.split("/")[1].replace(".S", "/").replace("..", ".")
+                 for name in present - set(expected)]
+        reshaped = [f"{path} {tuple(stored[key])} vs {tuple(v.shape)}"
+                    for key, (path, v) in expected.items()
+                    if key in stored and tuple(stored[key]) != tuple(v.shape)]
+        if missing:
+            problems.append(f"{len(missing)} {section} variables missing from it "
+                            f"({_listing(missing)})")
+        if extra:
+            problems.append(f"{len(extra)} {section} variables it has that "
+                            f"{model.name!r} lacks ({_listing(extra)})")
+        if reshaped:
+            problems.append(f"{len(reshaped)} of another shape ({_listing(reshaped)})")
+    if problems:
+        raise CheckpointMismatchError(
+            f"Checkpoint {checkpoint_path} does not fit {model.name!r}: "
+            + "; ".join(problems) + ".")
+    status = training_checkpoint(model, optimizer).read(checkpoint_path)
+    status.assert_existing_objects_matched().expect_partial()
+    return model
+
+
+def initialize_from_model_dir(model, model_dir):
+    """Loads the latest checkpoint of the `train.py` folder `model_dir` into
+    `model` (the same architecture, matched by variable path); returns the
+    checkpoint's path."""
+    if not os.path.isdir(model_dir):
+        raise FileNotFoundError(f"Model folder {model_dir!r} to initialise from does "
+                                "not exist.")
+    checkpoint = tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINT_DIR))
+    if not checkpoint:
+        raise FileNotFoundError(
+            f"{model_dir!r} has no checkpoint to initialise from (train.py writes "
+            f"them under {CHECKPOINT_DIR}/).")
+    restore_checkpoint(checkpoint, model)
+    return checkpoint
+
+
+def load_model_dir(model_dir, checkpoint=None):
+    """The model of a `train.py` folder at its latest (or the given)
+    checkpoint: `model.keras` for the architecture, then the checkpoint's
+    weights by path. Returns (model, checkpoint path or None when the folder
+    has no checkpoint and `model.keras` alone gives the weights)."""
+    model_file = os.path.join(model_dir, MODEL_FILE)
+    if not os.path.exists(model_file):
+        raise FileNotFoundError(
+            f"{model_file} not found: {model_dir!r} is not a model folder written "
+            "by train.py (it writes model.keras when training starts).")
+    model = keras.saving.load_model(model_file, compile=False)
+    checkpoint = checkpoint or tf.train.latest_checkpoint(
+        os.path.join(model_dir, CHECKPOINT_DIR))
+    if checkpoint:
+        restore_checkpoint(checkpoint, model)
+    return model, checkpoint
