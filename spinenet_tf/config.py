@@ -41,7 +41,7 @@ class ModelConfig:
     endpoints_num_filters: typing.Optional[int] = None
     # A custom architecture for the backbone's family: rows [level,
     # block_fn, [offset0, offset1], is_output] (spinenet_tf/backbones/
-    # block_specs.py; `python -m spinenet_tf.search` writes them).
+    # block_specs.py; `spinenet-search` writes them).
     block_specs: typing.Optional[typing.List[typing.Any]] = None
     # RetinaNet (null: the recipe of the backbone variant).
     head_num_convs: typing.Optional[int] = None

@@ -1,7 +1,8 @@
 """The README's main command: train and evaluate a SpineNet-Mobile RetinaNet
-on the embedded synthetic data, on CPU, in about six minutes on 2 cores.
+on the embedded synthetic data, on CPU (2 cores: the README has the minutes
+each phase took).
 
-    python -m spinenet_tf.cli.demo [--output_dir outputs/demo] [--train_steps N] \
+    spinenet-demo [--output_dir outputs/demo] [--train_steps N] \
         [--seed S] [--precision auto|float32|bfloat16]
 
 1. Generates the deterministic synthetic shapes dataset (COCO format, no
@@ -15,8 +16,9 @@ on the embedded synthetic data, on CPU, in about six minutes on 2 cores.
    per-layer quantization report beside it; layers kept float if int8
    would lose more than 1 AP point; MediaPipe metadata with the
    `mediapipe` extra), checks both against the Keras model, and ends with
-   a table of the figures and the files. On a terminal training shows Keras' progress bar; into a file
-   or a pipe, a plain line per 100 steps.
+   a table of the figures, the minutes of each phase and the files. On a
+   terminal training shows Keras' progress bar; into a file or a pipe, a
+   plain line per 100 steps.
 """
 
 import json
@@ -91,6 +93,7 @@ def main(argv):
           f"images in {data_dir} ...", flush=True)
     synthetic.generate(data_dir, NUM_TRAIN.value, NUM_VAL.value, image_size=size,
                        min_side=DEMO_MIN_SIDE)
+    generated = time.time()
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     trainer = Trainer(config, run_dir, strategy)
     print(f"Training RetinaNet {config.model.backbone} at "
@@ -104,17 +107,21 @@ def main(argv):
           f"{' (trainer.mixed_precision: auto)' * (config.trainer.mixed_precision == 'auto')}"
           f": {(trained - started) / 60:.1f} min. Exporting to {export_dir} ...", flush=True)
     summary = export(trainer.model, trainer.task, export_dir)
-    minutes = (time.time() - started) / 60
-    print_final_table(results, summary, run_dir, export_dir, minutes,
-                      (trained - started) / 60, trainer.precision or "float32")
+    finished = time.time()
+    phases = {"data": (generated - started) / 60, "training and evaluation":
+              (trained - generated) / 60, "export and verification": (finished - trained) / 60}
+    minutes = (finished - started) / 60
+    print_final_table(results, summary, run_dir, export_dir, minutes, phases,
+                      trainer.precision or "float32")
     with open(os.path.join(out_dir, "demo.json"), "w") as f:
-        json.dump({"minutes": round(minutes, 2), "precision": trainer.precision or "float32",
+        json.dump({"minutes": round(minutes, 2),
+                   "phase_minutes": {k: round(v, 2) for k, v in phases.items()},
+                   "precision": trainer.precision or "float32",
                    **{k: v for k, v in results.items() if not isinstance(v, list)},
                    "export": summary}, f, indent=2)
 
 
-def print_final_table(results, summary, run_dir, export_dir, minutes, training_minutes,
-                      precision):
+def print_final_table(results, summary, run_dir, export_dir, minutes, phases, precision):
     """The figures and the files, at the end of the demo's output."""
     from spinenet_tf.hardware import cpu_flags
 
@@ -127,7 +134,8 @@ def print_final_table(results, summary, run_dir, export_dir, minutes, training_m
         ("TFLite int8 (uint8 input, LiteRT)", f"{summary['tflite_ap']:.3f}", "", "",
          f"{summary['tflite_mib']:.2f} MiB", f"{summary['latency_ms']:.1f} ms"),
     ]
-    print(f"\nDone in {minutes:.1f} min ({training_minutes:.1f} of them data and training) "
+    spent = ", ".join(f"{name} {value:.1f}" for name, value in phases.items())
+    print(f"\nDone in {minutes:.1f} min ({spent}) "
           f"on {model}, {os.cpu_count()} cores. COCO box metrics on "
           f"{results.get('evaluated_images')} validation images:\n")
     header = ("", "AP", "AP50", "AP75", "size", "latency")

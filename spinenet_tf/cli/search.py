@@ -1,6 +1,6 @@
 """Scale-permuted architecture search on a proxy task, on one machine.
 
-    python -m spinenet_tf.search --output_dir outputs/search [--space spinenet|mobile]
+    spinenet-search --output_dir outputs/search [--space spinenet|mobile]
         [--mode evolution|random] [--trials 20] [--time_budget MINUTES]
         [--population 8] [--sample_size 3] [--seed 0] [--stem_blocks N]
         [--target_gmacs G] [--gmacs_tolerance 0.1]

@@ -1,7 +1,7 @@
 """Parameters and multiply-adds of SpineNet backbones and their RetinaNets.
 
-    python -m spinenet_tf.cli.summary --model spinenet-49 --image-size 640 [--json]
-    python -m spinenet_tf.cli.summary --all [--json]
+    spinenet-summary --model spinenet-49 --image-size 640 [--json]
+    spinenet-summary --all [--json]
 
 MACs are counted from the built layers (see `model_complexity`), never
 looked up. `--all` builds every variant at its paper input size and prints

@@ -1,6 +1,6 @@
 """A deterministic COCO-format dataset of coloured shapes: the embedded demo data.
 
-    python -m spinenet_tf.data.synthetic --output_dir data/synthetic \\
+    spinenet-make-shapes --output_dir data/synthetic \\
         [--num_train 800] [--num_val 100] [--image_size 256] [--seed 0] [--min_side 12]
 
 Writes `{train,val}/images/*.png` and `{train,val}/annotations.json`

@@ -1,6 +1,6 @@
 """TFRecords in tf-models-official's COCO tf.Example schema: write and read.
 
-    python -m spinenet_tf.data.tfrecords --annotations ann.json \\
+    spinenet-coco-to-tfrecord --annotations ann.json \\
         --image_dir images/ --output_prefix out/train --num_shards 8
 
 The schema is the one `official/vision/data/create_coco_tf_record.py`

@@ -17,9 +17,12 @@ layers in float (`spinenet_tf.quantization.int8_quantizer`).
 """
 
 import contextlib
+import hashlib
 import os
 import tempfile
+import weakref
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -132,26 +135,52 @@ def int8_quantizer(model, representative_images, post_processing=True, uint8_inp
                              outer_scopes=(model.name, model.backbone.name))
 
 
-@contextlib.contextmanager
-def _converter(model, post_processing, uint8_input, post_process_config, nms):
-    """A `TFLiteConverter` for the model's inference function, valid inside
-    the `with` block (it reads a temporary SavedModel)."""
-    infer = _inference_function(model, post_processing, post_process_config, nms,
-                                uint8_input)
-    module = tf.Module()
-    module.infer = infer
-    # TensorFlow's tracking does not follow Keras 3 layers held in lists,
-    # so the variables are listed; as the tf.Variables inside Keras'
-    # wrappers, which the converter freezes into constants (it keeps the
-    # wrappers as resource variables that LiteRT reads as garbage).
-    module.model_variables = [variable.value for variable in model.variables]
-    with tempfile.TemporaryDirectory() as folder:
+# model -> {(arguments, weights fingerprint): temporary SavedModel folder}
+_SAVED_FUNCTIONS = weakref.WeakKeyDictionary()
+
+
+def _weights_fingerprint(model):
+    digest = hashlib.sha1()
+    for variable in model.variables:
+        digest.update(variable.path.encode())
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)).tobytes())
+    return digest.hexdigest()
+
+
+def _saved_inference_function(model, post_processing, uint8_input, post_process_config,
+                              nms):
+    """The folder of a temporary SavedModel of the model's inference function,
+    written once per model, arguments and weights: an export that converts
+    several files (int8 and the fp32 file it is measured against) saves the
+    function once. Folders go when the model does."""
+    key = (post_processing, uint8_input, repr(post_process_config), nms,
+           _weights_fingerprint(model))
+    saved = _SAVED_FUNCTIONS.setdefault(model, {})
+    if key not in saved:
+        infer = _inference_function(model, post_processing, post_process_config, nms,
+                                    uint8_input)
+        module = tf.Module()
+        module.infer = infer
+        # TensorFlow's tracking does not follow Keras 3 layers held in lists,
+        # so the variables are listed; as the tf.Variables inside Keras'
+        # wrappers, which the converter freezes into constants (it keeps the
+        # wrappers as resource variables that LiteRT reads as garbage).
+        module.model_variables = [variable.value for variable in model.variables]
+        folder = tempfile.TemporaryDirectory(prefix="spinenet_tflite_")
         # Through a SavedModel: the only path on which the converter keeps
         # the post-processing function whole and replaces it with the op.
-        tf.saved_model.save(module, folder, signatures={"serving_default": infer})
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
-        converter.allow_custom_ops = True
-        yield converter
+        tf.saved_model.save(module, folder.name, signatures={"serving_default": infer})
+        saved[key] = folder
+    return saved[key].name
+
+
+@contextlib.contextmanager
+def _converter(model, post_processing, uint8_input, post_process_config, nms):
+    """A `TFLiteConverter` for the model's inference function."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(_saved_inference_function(
+        model, post_processing, uint8_input, post_process_config, nms))
+    converter.allow_custom_ops = True
+    yield converter
 
 
 def write_tflite(flatbuffer, path):

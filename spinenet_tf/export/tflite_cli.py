@@ -1,5 +1,6 @@
 """`export_saved_model.py --tflite ...`: convert, write, verify, report."""
 
+import dataclasses
 import glob
 import os
 
@@ -46,33 +47,54 @@ def calibration_images(folder, count, preprocessor):
     return images
 
 
-def export_and_verify_tflite(model, task, export_dir, quantization, raw_outputs=False,
-                             uint8_input=False, calibration_data=None,
-                             calibration_images=100, verify=False, verify_images=20,
-                             nms="fast", int8_ap_budget=1.0, int8_max_float_layers=64):
+@dataclasses.dataclass(frozen=True)
+class TFLiteExport:
+    """What `export_saved_model.py --tflite ...` writes and checks.
+
+    Attributes:
+        quantization: "fp32", "fp16", "dynamic" or "int8".
+        raw_outputs: end in the raw outputs instead of the post-processing op.
+        uint8_input: the file takes uint8 pixels.
+        calibration_data: int8: the image folder to calibrate on (default:
+            the task's training images); `calibration_images` of them.
+        verify: check the file against the Keras model on the task's
+            evaluation data (`verify_images` images for the detection match).
+        nms: the post-processing op's NMS, "fast" or "regular".
+        int8_ap_budget: int8 with `verify`: keep the worst layers float until
+            int8 loses at most this many AP points against fp32 (None: no
+            budget), at most `int8_max_float_layers` of them.
+    """
+
+    quantization: str
+    raw_outputs: bool = False
+    uint8_input: bool = False
+    calibration_data: str = None
+    calibration_images: int = 100
+    verify: bool = False
+    verify_images: int = 20
+    nms: str = "fast"
+    int8_ap_budget: float = 1.0
+    int8_max_float_layers: int = 64
+
+
+def export_and_verify_tflite(model, task, export_dir, quantization, **options):
     """Writes `export_dir/model_<quantization>.tflite`; returns a summary dict.
 
-    `task` (the experiment's `spinenet_tf.tasks.Task`, or None without a
-    config) names the default calibration images and checks the file with
-    `verify` (`Task.verify_tflite`). int8 also writes its per-layer error
-    report `model_int8_layers.csv` and, with `verify`, keeps the worst
-    layers float until the AP it loses against the fp32 file on the
-    evaluation data is at most `int8_ap_budget` points (None: no budget).
-    The converter's and LiteRT's C++ log lines go to
-    `export_dir/native_log.txt`, not the console.
+    `options` are `TFLiteExport`'s. `task` (the experiment's
+    `spinenet_tf.tasks.Task`, or None without a config) names the default
+    calibration images, adds the file's metadata (`Task.tflite_metadata`)
+    and checks it with `verify` (`Task.verify_tflite`). int8 also writes its
+    per-layer error report `model_int8_layers.csv`. The converter's and
+    LiteRT's C++ log lines go to `export_dir/native_log.txt`, not the
+    console.
     """
+    export = TFLiteExport(quantization, **options)
     os.makedirs(export_dir, exist_ok=True)
     with native_log_filter(os.path.join(export_dir, "native_log.txt")):
-        return _export_and_verify_tflite(
-            model, task, export_dir, quantization, raw_outputs, uint8_input,
-            calibration_data, calibration_images, verify, verify_images, nms,
-            int8_ap_budget, int8_max_float_layers)
+        return _export_and_verify_tflite(model, task, export_dir, export)
 
 
-def _export_and_verify_tflite(model, task, export_dir, quantization, raw_outputs,
-                              uint8_input, calibration_data, calibration_images,
-                              verify, verify_images, nms, int8_ap_budget,
-                              int8_max_float_layers):
+def _export_and_verify_tflite(model, task, export_dir, export):
     from spinenet_tf.quantization.inference_form import compute_dtype_of
 
     computes_in = compute_dtype_of(model)
@@ -85,45 +107,42 @@ def _export_and_verify_tflite(model, task, export_dir, quantization, raw_outputs
         print(f"TFLite starts from the float32 inference form of the model trained "
               f"in mixed {computes_in} (batch norm folded)")
         model = inference_model(model, "float32")
-    if verify and (task is None or raw_outputs):
+    if export.verify and (task is None or export.raw_outputs):
         raise ValueError("--verify needs a config (for its evaluation data) and "
                          "a file with post-processing (no --tflite_raw_outputs).")
-    summary = {}
-    fp32_flatbuffer = None
-    if quantization == "int8":
-        flatbuffer, fp32_flatbuffer = _int8(
-            model, task, export_dir, raw_outputs, uint8_input, calibration_data,
-            calibration_images, verify, nms, int8_ap_budget, int8_max_float_layers,
-            summary)
+    summary, fp32_flatbuffer = {}, None
+    if export.quantization == "int8":
+        flatbuffer, fp32_flatbuffer, int8_summary = _int8(model, task, export_dir, export)
+        summary.update(int8_summary)
     else:
-        flatbuffer = convert_to_tflite(model, quantization, post_processing=not raw_outputs,
-                                       uint8_input=uint8_input, nms=nms)
-    if not raw_outputs and task is not None:
+        flatbuffer = convert_to_tflite(
+            model, export.quantization, post_processing=not export.raw_outputs,
+            uint8_input=export.uint8_input, nms=export.nms)
+    if not export.raw_outputs and task is not None:
         flatbuffer = task.tflite_metadata(flatbuffer, model, summary)
-    path, size = write_tflite(flatbuffer, os.path.join(export_dir,
-                                                       f"model_{quantization}.tflite"))
+    path, size = write_tflite(flatbuffer, os.path.join(
+        export_dir, f"model_{export.quantization}.tflite"))
     summary.update(tflite=path, tflite_mib=size / 2**20)
-    print(f"TFLite {quantization}: {path}, {size / 2**20:.2f} MiB")
-    if verify:
-        summary.update(task.verify_tflite(model, flatbuffer, quantization, nms=nms,
-                                          max_images=verify_images,
-                                          fp32_flatbuffer=fp32_flatbuffer))
+    print(f"TFLite {export.quantization}: {path}, {size / 2**20:.2f} MiB")
+    if export.verify:
+        summary.update(task.verify_tflite(
+            model, flatbuffer, export.quantization, nms=export.nms,
+            max_images=export.verify_images, fp32_flatbuffer=fp32_flatbuffer))
     return summary
 
 
-def _int8(model, task, export_dir, raw_outputs, uint8_input, calibration_data,
-          count, verify, nms, ap_budget, max_float_layers, summary):
+def _int8(model, task, export_dir, export):
     """Calibrates, reports the layers' errors, quantizes (within the AP
-    budget with `verify`); returns the int8 file and the fp32 file it was
-    measured against (or None)."""
-    folder = calibration_data or (task.calibration_folder() if task else None)
+    budget with `verify`); returns the int8 file, the fp32 file it was
+    measured against (or None) and a summary."""
+    folder = export.calibration_data or (task.calibration_folder() if task else None)
     if not folder:
         raise ValueError("int8 needs --calibration_data (an image folder); the "
                          "config names no training images.")
-    images = calibration_images(folder, count, model.preprocessor)
+    images = calibration_images(folder, export.calibration_images, model.preprocessor)
     print(f"Calibrating int8 on {len(images)} images from {folder}")
-    quantizer = int8_quantizer(model, images, post_processing=not raw_outputs,
-                               uint8_input=uint8_input, nms=nms)
+    quantizer = int8_quantizer(model, images, post_processing=not export.raw_outputs,
+                               uint8_input=export.uint8_input, nms=export.nms)
     report_path = os.path.join(export_dir, "model_int8_layers.csv")
     write_report(quantizer.report, report_path)
     print(f"int8 layers with the largest quantization error (RMSE / scale: the "
@@ -133,19 +152,20 @@ def _int8(model, task, export_dir, raw_outputs, uint8_input, calibration_data,
     if quantizer.constant_nodes:
         print(f"  {len(quantizer.constant_nodes)} ops around activations that were "
               "constant during calibration stay float (XNNPACK cannot run them in int8)")
-    summary["int8_report"] = report_path
-    if not verify or ap_budget is None:
-        return quantizer.quantize(), None
-    cost = task.int8_ap_cost(model, nms=nms)
-    print(f"Keeping the worst layers float until int8 loses at most {ap_budget:.2f} "
+    summary = {"int8_report": report_path}
+    budget, most = export.int8_ap_budget, export.int8_max_float_layers
+    if not export.verify or budget is None:
+        return quantizer.quantize(), None, summary
+    # The fp32 file it is measured against takes the same input.
+    cost = task.int8_ap_cost(model, nms=export.nms, uint8_input=export.uint8_input)
+    print(f"Keeping the worst layers float until int8 loses at most {budget:.2f} "
           f"AP points against fp32 (TFLite fp32 AP {cost.fp32_ap:.3f} on "
           f"{cost.num_images} evaluation images):")
-    flatbuffer, layers, measured, met = quantize_within_budget(
-        quantizer, cost, ap_budget, max_float_layers)
+    flatbuffer, layers, measured, met = quantize_within_budget(quantizer, cost, budget, most)
     if not met:
-        print(f"  The AP budget of {ap_budget:.2f} points cannot be met with up to "
-              f"{max_float_layers} float layers; writing the best file found: "
+        print(f"  The AP budget of {budget:.2f} points cannot be met with up to "
+              f"{most} float layers; writing the best file found: "
               f"{len(layers)} float layers, int8 {describe_ap_cost(measured)}.")
     summary.update(int8_float_layers=layers, int8_ap_cost=measured,
-                   int8_ap_budget=ap_budget, int8_ap_budget_met=met)
-    return flatbuffer, cost.fp32_flatbuffer
+                   int8_ap_budget=budget, int8_ap_budget_met=met)
+    return flatbuffer, cost.fp32_flatbuffer, summary

@@ -1,5 +1,7 @@
 """Shared conv / batch-norm construction for SpineNet's layers and models."""
 
+import inspect
+
 import keras
 
 from spinenet_tf.layers.batch_normalization import BatchNormalization
@@ -170,6 +172,12 @@ class ConvNormFactory:
         }
 
 
+# The settings a `ConvNormLayer` hands to its factory (its own dtype policy
+# goes as `dtype`).
+FACTORY_ARGUMENTS = tuple(name for name in inspect.signature(ConvNormFactory).parameters
+                          if name != "dtype")
+
+
 class ConvNormLayer(FoldsBatchNorm, keras.layers.Layer):
     """Base of the composite conv + batch-norm layers (blocks, resampling).
 
@@ -177,31 +185,15 @@ class ConvNormLayer(FoldsBatchNorm, keras.layers.Layer):
     `batch_norm` and `activation_layer`; `get_config` lists the shared
     arguments once.
 
-    Args: as `ConvNormFactory`, plus `keras.layers.Layer` arguments.
+    Args: `ConvNormFactory`'s (defaults there, in one place; its `dtype`
+    is this layer's dtype policy), plus `keras.layers.Layer` arguments.
     """
 
-    def __init__(
-        self,
-        activation="relu",
-        kernel_initializer="VarianceScaling",
-        kernel_regularizer=None,
-        use_sync_bn=False,
-        norm_momentum=0.99,
-        norm_epsilon=1e-3,
-        form=None,
-        **kwargs,
-    ):
+    def __init__(self, **kwargs):
+        factory_arguments = {name: kwargs.pop(name) for name in FACTORY_ARGUMENTS
+                             if name in kwargs}
         super().__init__(**kwargs)
-        self.factory = ConvNormFactory(
-            activation,
-            kernel_initializer,
-            kernel_regularizer,
-            use_sync_bn,
-            norm_momentum,
-            norm_epsilon,
-            form=form,
-            dtype=self.dtype_policy,
-        )
+        self.factory = ConvNormFactory(**factory_arguments, dtype=self.dtype_policy)
         self.activation = self.factory.activation
         self.kernel_regularizer = self.factory.kernel_regularizer
         self.conv = self.factory.conv

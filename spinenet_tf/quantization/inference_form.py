@@ -78,7 +78,7 @@ def _folded_copy(model, precision, quantization_aware=None):
     if not isinstance(model, (TaskModel, ScalePermutedBackbone)):
         raise TypeError(
             "inference_model takes a SpineNet, SpineNetMobile, RetinaNet or "
-            f"SpineNetClassifier; received {model!r}.")
+            f"SpineNetClassifier; received a {model.__class__.__name__}.")
     if quantization_aware is None:  # a quantization-aware model stays so
         quantization_aware = any(isinstance(layer, ActivationQuantizer)
                                  for layer in flatten_layers(model))

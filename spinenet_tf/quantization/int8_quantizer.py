@@ -55,6 +55,7 @@ class Int8Quantizer:
 
     def __init__(self, converter, report_dataset=None, outer_scopes=()):
         self.outer_scopes = tuple(outer_scopes)
+        self._quantized = {}  # float nodes -> flatbuffer
         with warnings.catch_warnings():
             # The debugger runs its debug model in tf.lite.Interpreter, which
             # warns that it is deprecated for LiteRT's.
@@ -104,8 +105,14 @@ class Int8Quantizer:
 
     def quantize(self, float_nodes=()):
         """The int8 flatbuffer with the ops writing `float_nodes` (tensor
-        names, as in the report) and those around constant tensors in float."""
-        nodes = sorted(set(float_nodes) | set(self.constant_nodes))
+        names, as in the report) and those around constant tensors in float.
+        Each set of float ops is converted once."""
+        nodes = tuple(sorted(set(float_nodes) | set(self.constant_nodes)))
+        if nodes not in self._quantized:
+            self._quantized[nodes] = self._quantize(list(nodes))
+        return self._quantized[nodes]
+
+    def _quantize(self, nodes):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             try:

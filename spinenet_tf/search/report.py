@@ -15,7 +15,7 @@ def write_best_spec(path, best, space, references):
     (with the backbone whose stem and scaling it was searched with)."""
     decreased = references.get("scale_decreased")
     lines = [
-        f"# Found by `python -m spinenet_tf.search` ({space.name} space): trial "
+        f"# Found by `spinenet-search` ({space.name} space): trial "
         f"{best['trial']}, proxy AP {best['AP']:.3f} at {best['gmacs']:.3f} GMACs.",
     ]
     if decreased:

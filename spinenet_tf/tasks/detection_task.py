@@ -106,17 +106,21 @@ class DetectionTask(Task):
 
     def write_artifacts(self, model, folder, count=8):
         """`detections.png`: the first `count` validation images with their
-        detections."""
-        from spinenet_tf.evaluation.detection_evaluation import serving_function
+        detections (the evaluation's batch and compiled function: no retrace)."""
+        from spinenet_tf.evaluation.detection_evaluation import keras_detect
         from spinenet_tf.visualization import draw_detections
 
-        data = self.config.eval_data
-        examples, coco, are_paths = self.examples(data)
-        parser = self.input_parser(model, data, False, are_paths)
-        images, _, _ = next(iter(parser(examples.take(count), count)))
-        detections = {k: v.numpy() for k, v in serving_function(model)(images).items()}
-        pixels = np.clip(model.preprocessor.denormalize(images.numpy()), 0, 255)
-        names = {c["id"]: c["name"] for c in coco.categories} if coco else None
+        evaluation = self.evaluation_data(model)
+        images, targets, _ = next(iter(evaluation.dataset))
+        info = np.asarray(targets["image_info"])[:count]
+        detections = {k: v[:count] for k, v in
+                      keras_detect(model)(images, targets["image_info"]).items()}
+        # Boxes in original pixels -> in the drawn model input.
+        scale, offset = np.tile(info[:, 2], 2)[:, None], np.tile(info[:, 3], 2)[:, None]
+        detections["detection_boxes"] = detections["detection_boxes"] * scale - offset
+        pixels = np.clip(model.preprocessor.denormalize(np.asarray(images)[:count]), 0, 255)
+        names = ({c["id"]: c.get("name", str(c["id"])) for c in evaluation.categories}
+                 if evaluation.categories else None)
         draw_detections(pixels.astype("uint8"), detections,
                         os.path.join(folder, "detections.png"), names)
 
@@ -147,10 +151,11 @@ class DetectionTask(Task):
             model, flatbuffer, quantization, self.evaluation_data(model),
             nms=nms, max_images=max_images, fp32_flatbuffer=fp32_flatbuffer)
 
-    def int8_ap_cost(self, model, nms="fast"):
+    def int8_ap_cost(self, model, nms="fast", uint8_input=False):
         from spinenet_tf.export.tflite_verification import Int8ApCost
 
-        return Int8ApCost(model, self.evaluation_data(model), nms=nms)
+        return Int8ApCost(model, self.evaluation_data(model), nms=nms,
+                          uint8_input=uint8_input)
 
     def verify_saved_model(self, model, export_dir, precision, max_images=20):
         from spinenet_tf.export.saved_model_verification import (

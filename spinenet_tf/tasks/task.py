@@ -122,7 +122,7 @@ class Task:
             f"--verify checks detection exports; this is a "
             f"{self.config.model.type!r} experiment.")
 
-    def int8_ap_cost(self, model, nms="fast"):
+    def int8_ap_cost(self, model, nms="fast", uint8_input=False):
         """A function from an int8 flatbuffer to the accuracy points it
         loses against `model`'s fp32 file on the evaluation data."""
         raise ValueError(

@@ -16,6 +16,8 @@ import tensorflow as tf
 
 from spinenet_tf import inference_model
 from spinenet_tf.data.coco import load_coco
+from spinenet_tf.data.detection_input import DetectionInput, examples_from_coco
+from spinenet_tf.evaluation.detection_evaluation import EvaluationData
 from spinenet_tf.export import export_saved_model
 from spinenet_tf.export.saved_model_verification import verify_detection_saved_model
 from spinenet_tf.testing import (
@@ -72,10 +74,12 @@ def test_bfloat16_saved_model_serves_the_bfloat16_form(detector, synthetic_data,
         np.testing.assert_allclose(received, expected, atol=2e-3)
     # --verify's check runs and reports against the float32 Keras model.
     folder = os.path.join(synthetic_data, "val")
-    summary = verify_detection_saved_model(
-        detector, path, "bfloat16",
-        load_coco(os.path.join(folder, "annotations.json"), os.path.join(folder, "images")),
-        max_images=2)
+    coco = load_coco(os.path.join(folder, "annotations.json"), os.path.join(folder, "images"))
+    evaluation = EvaluationData(
+        DetectionInput(detector.preprocessor, training=False)(examples_from_coco(coco), 2),
+        coco.annotation_file, coco.categories, coco.num_images)
+    summary = verify_detection_saved_model(detector, path, "bfloat16", evaluation,
+                                           max_images=2)
     _, compared = summary["top_detections_matched"]
     assert compared == 20  # two images, ten detections each
     assert {"keras_ap", "saved_model_ap", "latency_ms"} <= set(summary)

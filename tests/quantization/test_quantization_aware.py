@@ -11,8 +11,9 @@ import tensorflow as tf
 
 from spinenet_tf import inference_model, quantization_aware_model
 from spinenet_tf.config import ConfigError, ExperimentConfig, validate
-from spinenet_tf.layers import (
-    ActivationQuantizer, BatchNormalization, QuantizedConv2D, QuantizedDepthwiseConv2D)
+from spinenet_tf.layers import BatchNormalization
+from spinenet_tf.quantization import (
+    ActivationQuantizer, QuantizedConv2D, QuantizedDepthwiseConv2D)
 from spinenet_tf.quantization.fake_quantization import MIN_RANGE
 from spinenet_tf.testing import (
     TINY_SIZE as SIZE, images_of_sizes, randomize_batch_norm,

@@ -1,4 +1,4 @@
-"""`python -m spinenet_tf.search`: space, evolution, trial log, and a tiny
+"""`spinenet-search`: space, evolution, trial log, and a tiny
 search killed and resumed."""
 
 import json
@@ -123,7 +123,7 @@ def test_pareto_plot_and_table_mark_the_references(tmp_path):
 
 
 def _search_command(folder):
-    return [sys.executable, "-m", "spinenet_tf.search", "--output_dir", folder,
+    return [sys.executable, "-m", "spinenet_tf.cli.search", "--output_dir", folder,
             "--trials", "3", "--population", "2", "--sample_size", "2", "--seed", "7",
             "--references=", "--synthetic_train", "8", "--synthetic_val", "2",
             "--train_steps", "1", "--batch_size", "2", "--gmacs_tolerance", "0.5"]
