@@ -132,20 +132,31 @@ def _record(log, kind, name, spec, proxy, folder, seed, parent=None, tries=1):
     return record
 
 
-@with_clear_errors
-def main(argv):
-    del argv
-    from spinenet_tf.search import evolution, report
+@dataclasses.dataclass
+class Search:
+    """One search folder's settings, proxy task and trial log."""
+
+    folder: str
+    space: object
+    proxy: object
+    budget: object
+    log: object
+
+    def spent_minutes(self):
+        return sum(t["seconds"] for t in self.log.trials) / 60
+
+    def out_of_time(self):
+        return TIME_BUDGET.value is not None and self.spent_minutes() >= TIME_BUDGET.value
+
+
+def _set_up(folder):
+    """Checks the flags, builds the space, proxy and MAC budget, and opens
+    the trial log (refusing a folder searched with other settings)."""
+    from spinenet_tf.search import evolution
     from spinenet_tf.search.proxy_task import ProxySettings, ProxyTask
     from spinenet_tf.search.space import SearchSpace, load_block_specs
     from spinenet_tf.search.trial_log import TrialLog
 
-    import tensorflow as tf
-
-    # Each trial is a new model: TensorFlow's retracing warnings say nothing here.
-    tf.get_logger().setLevel("ERROR")
-    folder = os.path.abspath(OUTPUT_DIR.value)
-    os.makedirs(folder, exist_ok=True)
     for name in REFERENCES.value:
         if name not in REFERENCE_NAMES:
             raise app.UsageError(f"--references takes {list(REFERENCE_NAMES)}; "
@@ -161,8 +172,8 @@ def main(argv):
                              BATCH_SIZE.value, LEARNING_RATE.value)
     data = _data(folder)
     proxy = ProxyTask(space, data, settings)
-    references = space.references()
-    target = TARGET_GMACS.value or proxy.complexity(references["scale_decreased"])[0]
+    target = (TARGET_GMACS.value
+              or proxy.complexity(space.references()["scale_decreased"])[0])
     budget = evolution.MacBudget(target, GMACS_TOLERANCE.value)
     _check_settings(os.path.join(folder, "search.json"), {
         "space": space.name, "mode": MODE.value, "population": POPULATION.value,
@@ -171,48 +182,59 @@ def main(argv):
         "gmacs_tolerance": GMACS_TOLERANCE.value, "base": [list(r) for r in space.base],
         "proxy": dataclasses.asdict(settings), "data": dataclasses.asdict(data)})
     log = TrialLog(os.path.join(folder, "trials.jsonl"))
-    print(f"Search ({MODE.value}, {space.name} space) in {folder}: budget "
-          f"{budget.describe()}; {len(log.trials)} trials on record.", flush=True)
+    return Search(folder, space, proxy, budget, log)
 
-    def spent_minutes():
-        return sum(t["seconds"] for t in log.trials) / 60
 
-    def out_of_time():
-        return TIME_BUDGET.value is not None and spent_minutes() >= TIME_BUDGET.value
-
+def _train_references(search):
+    """The reference networks' trials not yet on record."""
+    references = search.space.references()
     for key in REFERENCES.value:
         name = REFERENCE_NAMES[key] or next(n for n in references if n != "scale_decreased")
         for repeat in range(REFERENCE_REPEATS.value):
             label = f"{name}#{repeat}"
-            if log.find("reference", label) or out_of_time():
+            if search.log.find("reference", label) or search.out_of_time():
                 continue
             started = time.time()
-            record = _record(log, "reference", label, references[name], proxy,
-                             os.path.join(folder, "references", label.replace("#", "_")),
+            record = _record(search.log, "reference", label, references[name], search.proxy,
+                             os.path.join(search.folder, "references",
+                                          label.replace("#", "_")),
                              SEED.value + repeat)
             print(f"trial {record['trial']} (reference {label}): {record['gmacs']:.3f} GMACs, "
                   f"AP {record['AP']:.3f} "
                   f"({time.time() - started:.0f} s)", flush=True)
 
-    while len(log.of_kind("search")) < TRIALS.value and not out_of_time():
+
+def _train_candidates(search):
+    """Search trials until --trials or the time budget."""
+    from spinenet_tf.search import evolution, report
+
+    log = search.log
+    while len(log.of_kind("search")) < TRIALS.value and not search.out_of_time():
         history = log.of_kind("search")
         index = len(history)
         candidate = evolution.propose(
-            space, history, index, mode=MODE.value, population=POPULATION.value,
-            sample_size=SAMPLE_SIZE.value, seed=SEED.value, complexity=proxy.complexity,
-            within_budget=budget, max_tries=MAX_BUDGET_TRIES.value)
-        record = _record(log, "search", f"search#{index}", candidate["spec"], proxy,
-                         os.path.join(folder, "trials", f"trial_{index:04d}"), SEED.value,
-                         candidate["parent"], candidate["tries"])
+            search.space, history, index, mode=MODE.value, population=POPULATION.value,
+            sample_size=SAMPLE_SIZE.value, seed=SEED.value,
+            complexity=search.proxy.complexity, within_budget=search.budget,
+            max_tries=MAX_BUDGET_TRIES.value)
+        record = _record(log, "search", f"search#{index}", candidate["spec"], search.proxy,
+                         os.path.join(search.folder, "trials", f"trial_{index:04d}"),
+                         SEED.value, candidate["parent"], candidate["tries"])
         best = report.best_trial(log.of_kind("search"))
         parent = "random" if record["parent"] is None else f"from trial {record['parent']}"
         print(f"trial {record['trial']} (search {index + 1}/{TRIALS.value}, {parent}): "
               f"{record['gmacs']:.3f} GMACs, "
               f"AP {record['AP']:.3f} in {record['seconds']:.0f} s; best AP {best['AP']:.3f} "
-              f"(trial {best['trial']}); {spent_minutes():.1f} min spent", flush=True)
-    if out_of_time():
+              f"(trial {best['trial']}); {search.spent_minutes():.1f} min spent", flush=True)
+    if search.out_of_time():
         print(f"Time budget of {TIME_BUDGET.value} min reached.", flush=True)
 
+
+def _write_report(search):
+    """pareto.png, the summary table, best_spec.yaml and summary.json."""
+    from spinenet_tf.search import report
+
+    folder, log = search.folder, search.log
     search_trials, reference_trials = log.of_kind("search"), log.of_kind("reference")
     summaries = report.reference_summary(reference_trials)
     report.plot_pareto(os.path.join(folder, "pareto.png"), search_trials, reference_trials)
@@ -226,7 +248,7 @@ def main(argv):
               f"run(s), spread {decreased['spread']:.3f}")
     if best:
         path = os.path.join(folder, "best_spec.yaml")
-        report.write_best_spec(path, best, space, summaries)
+        report.write_best_spec(path, best, search.space, summaries)
         if decreased:
             print(f"best search trial {best['trial']}: AP {best['AP']:.3f} "
                   f"({best['AP'] - decreased['AP']:+.3f} against scale-decreased) at "
@@ -237,7 +259,25 @@ def main(argv):
     with open(os.path.join(folder, "summary.json"), "w") as f:
         json.dump({"best": best, "references": summaries,
                    "search_trials": len(search_trials),
-                   "minutes": round(spent_minutes(), 2)}, f, indent=2)
+                   "minutes": round(search.spent_minutes(), 2)}, f, indent=2)
+
+
+@with_clear_errors
+def main(argv):
+    del argv
+    import tensorflow as tf
+
+    # Each trial is a new model: TensorFlow's retracing warnings say nothing here.
+    tf.get_logger().setLevel("ERROR")
+    folder = os.path.abspath(OUTPUT_DIR.value)
+    os.makedirs(folder, exist_ok=True)
+    search = _set_up(folder)
+    print(f"Search ({MODE.value}, {search.space.name} space) in {folder}: budget "
+          f"{search.budget.describe()}; {len(search.log.trials)} trials on record.",
+          flush=True)
+    _train_references(search)
+    _train_candidates(search)
+    _write_report(search)
 
 
 def run():
