@@ -84,12 +84,17 @@ class TFLiteDetector:
         height, width = self.input_size
         outputs = [self.run(pixels) for pixels in pixels_of(self.preprocessor, images)]
         counts = np.array([int(o["num_detections"][0]) for o in outputs])
-        boxes = np.concatenate([o["detection_boxes"] for o in outputs]) * [
-            height, width, height, width]
+        # The op leaves its outputs past the count unwritten (any bits): zeros.
+        valid = np.arange(outputs[0]["detection_scores"].shape[1])[None] < counts[:, None]
+
+        def stacked(key):
+            values = np.concatenate([o[key] for o in outputs])
+            return np.where(valid.reshape(valid.shape + (1,) * (values.ndim - 2)), values, 0)
+
+        boxes = stacked("detection_boxes") * [height, width, height, width]
         return {"detection_boxes": _to_original(boxes, counts, image_info),
-                "detection_scores": np.concatenate([o["detection_scores"] for o in outputs]),
-                "detection_classes": np.concatenate(
-                    [o["detection_classes"] for o in outputs]).astype(int) + 1,
+                "detection_scores": stacked("detection_scores"),
+                "detection_classes": (stacked("detection_classes").astype(int) + 1) * valid,
                 "num_detections": counts}
 
 

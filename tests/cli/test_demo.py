@@ -71,7 +71,8 @@ def test_demo_from_a_wheel_is_quiet_and_ends_with_the_figures_and_files(tmp_path
     assert result.returncode == 0, output[-4000:]
     for noise in ("\x1b[", "\b", "\r", "W0000", "I0000", "Created TensorFlow Lite",
                   "absl::InitializeLog",
-                  "cpu_feature_guard", "oneDNN custom operations", "retracing"):
+                  "cpu_feature_guard", "oneDNN custom operations", "retracing",
+                  "Warning:", "Traceback"):
         assert noise not in output, (noise, output[-4000:])
     assert "4/4 - " in result.stdout  # the epoch as one plain line
     table = result.stdout[result.stdout.index("\nDone in "):]
