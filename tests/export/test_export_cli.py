@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -82,6 +83,7 @@ def test_export_of_a_model_garden_checkpoint_serves_model_garden_detections(tmp_
     from spinenet_tf.testing import randomize_batch_norm, randomize_predictors
 
     config_path = os.path.join(ROOT, "configs", "retinanet_mobile_synthetic_demo.yaml")
+    keras.utils.set_random_seed(5)
     ours = task_for_config(load_config(config_path)).build_model()
     reference = convert.build_model_garden_retinanet(ours)
     image = np.random.default_rng(3).integers(0, 256, (128, 128, 3), dtype=np.uint8)
@@ -98,8 +100,17 @@ def test_export_of_a_model_garden_checkpoint_serves_model_garden_detections(tmp_
     expected = reference(normalized, image_shape=tf.constant([[128, 128]]), training=False)
     served = tf.saved_model.load(export_dir).signatures["serving_default"](
         images=image[None])
-    count = int(expected["num_detections"][0])
-    assert count > 0 and int(served["num_detections"][0]) == count
+    # Detections clearly above the score threshold: one within float
+    # rounding of it may be kept on one side only (the SavedModel is the
+    # folded form, computed in another order).
+    threshold = ours.detection_decoder.pre_nms_score_threshold + 1e-4
+
+    def confident(detections):
+        count = int(detections["num_detections"][0])
+        return int(np.sum(np.asarray(detections["detection_scores"])[0, :count] > threshold))
+
+    count = confident(expected)
+    assert count > 0 and confident(served) == count
     # The strongest scores: with random weights, tied boxes may swap.
     np.testing.assert_allclose(served["detection_scores"][0, :5],
                                expected["detection_scores"][0, :5], atol=1e-4)
