@@ -127,13 +127,15 @@ class EvaluationData:
 
     `dataset` is the batched evaluation stream (`DetectionInput`, training
     False), `annotation_file` / `categories` the COCO ground truth (None: it
-    is rebuilt from the targets) and `num_images` the image count, if known.
+    is rebuilt from the targets), `num_images` the image count, if known,
+    and `decode_log` the pipeline's record of the images it could not read.
     """
 
     dataset: object
     annotation_file: object = None
     categories: object = None
     num_images: object = None
+    decode_log: object = None
 
     def evaluate(self, detect, max_images=None, progress=True, description="evaluating"):
         """`evaluate_detector(detect, ...)` on this data."""

@@ -88,20 +88,20 @@ class DetectionTask(Task):
         data = self.config.eval_data
         examples, coco, are_paths = self.examples(data)
         parser = self.input_parser(model, data, False, are_paths)
-        self.eval_parser = parser
         if coco is None:
-            return EvaluationData(parser(examples, data.batch_size))
+            return EvaluationData(parser(examples, data.batch_size), decode_log=parser.log)
         return EvaluationData(parser(examples, data.batch_size), coco.annotation_file,
-                              coco.categories, coco.num_images)
+                              coco.categories, coco.num_images, parser.log)
 
     def evaluate(self, model, progress=True):
         from spinenet_tf.evaluation.detection_evaluation import keras_detect
 
-        metrics = self.evaluation_data(model).evaluate(
-            keras_detect(model), max_images=self.config.trainer.eval_max_images,
-            progress=progress)
-        if self.eval_parser.log.count:
-            metrics["skipped_images"] = [name for name, _ in self.eval_parser.log.failures]
+        evaluation = self.evaluation_data(model)
+        metrics = evaluation.evaluate(keras_detect(model),
+                                      max_images=self.config.trainer.eval_max_images,
+                                      progress=progress)
+        if evaluation.decode_log.count:
+            metrics["skipped_images"] = [name for name, _ in evaluation.decode_log.failures]
         return metrics
 
     def write_artifacts(self, model, folder, count=8):
