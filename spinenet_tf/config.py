@@ -16,9 +16,32 @@ silently falls back to a default. Overrides are `section.key=value`
 import dataclasses
 import importlib.resources
 import os
+import re
 import typing
 
 import yaml
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """YAML's safe loader, reading `4e-05` as the number it means (YAML 1.1,
+    which PyYAML follows, reads exponents without a "." as strings)."""
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"), list("-+0123456789."))
+
+
+def read_yaml(text_or_stream):
+    """Parses YAML as the configs are read (`_YamlLoader`)."""
+    return yaml.load(text_or_stream, Loader=_YamlLoader)
+
+
+def bounded(default, at_least=None, above=None, at_most=None):
+    """A field whose value must lie in a range (`validate` checks it; a
+    null optional field is not checked)."""
+    return dataclasses.field(default=default, metadata={
+        "at_least": at_least, "above": above, "at_most": at_most})
 
 
 @dataclasses.dataclass
@@ -28,27 +51,27 @@ class ModelConfig:
     type: str = "retinanet"
     backbone: str = "spinenet-mobile-49"  # a variant name (spinenet_tf.cli.summary)
     image_size: typing.List[int] = dataclasses.field(default_factory=lambda: [384, 384])
-    num_classes: int = 91
-    min_level: int = 3
-    max_level: int = 7
+    num_classes: int = bounded(91, at_least=2)
+    min_level: int = bounded(3, at_least=1)
+    max_level: int = bounded(7, at_least=1)
     activation: str = "swish"
-    init_stochastic_depth_rate: float = 0.0
+    init_stochastic_depth_rate: float = bounded(0.0, at_least=0.0, at_most=1.0)
     use_sync_bn: bool = False
-    norm_momentum: float = 0.99
-    norm_epsilon: float = 0.001
+    norm_momentum: float = bounded(0.99, at_least=0.0, at_most=1.0)
+    norm_epsilon: float = bounded(0.001, above=0.0)
     # Backbone scaling overrides (null: the variant's).
-    filter_size_scale: typing.Optional[float] = None
-    endpoints_num_filters: typing.Optional[int] = None
+    filter_size_scale: typing.Optional[float] = bounded(None, above=0.0)
+    endpoints_num_filters: typing.Optional[int] = bounded(None, at_least=1)
     # A custom architecture for the backbone's family: rows [level,
     # block_fn, [offset0, offset1], is_output] (spinenet_tf/backbones/
     # block_specs.py; `spinenet-search` writes them).
     block_specs: typing.Optional[typing.List[typing.Any]] = None
     # RetinaNet (null: the recipe of the backbone variant).
-    head_num_convs: typing.Optional[int] = None
-    head_num_filters: typing.Optional[int] = None
+    head_num_convs: typing.Optional[int] = bounded(None, at_least=0)
+    head_num_filters: typing.Optional[int] = bounded(None, at_least=1)
     use_separable_conv: typing.Optional[bool] = None
-    anchor_size: typing.Optional[float] = None
-    num_scales: int = 3
+    anchor_size: typing.Optional[float] = bounded(None, above=0.0)
+    num_scales: int = bounded(3, at_least=1)
     aspect_ratios: typing.List[float] = dataclasses.field(
         default_factory=lambda: [0.5, 1.0, 2.0])
     # A train.py folder whose latest checkpoint initialises the model (the
@@ -59,8 +82,8 @@ class ModelConfig:
     # fake-quantized weights and activations (docs/export.md).
     quantization_aware: bool = False
     # Classifier.
-    dropout_rate: float = 0.0
-    label_smoothing: float = 0.0
+    dropout_rate: float = bounded(0.0, at_least=0.0, at_most=1.0)
+    label_smoothing: float = bounded(0.0, at_least=0.0, at_most=1.0)
 
 
 @dataclasses.dataclass
@@ -73,23 +96,28 @@ class DataConfig:
     annotations: typing.Optional[str] = None
     image_dir: typing.Optional[str] = None
     file_pattern: typing.Optional[str] = None
-    batch_size: int = 8  # global batch size
-    max_boxes: int = 100
+    batch_size: int = bounded(8, at_least=1)  # global batch size
+    max_boxes: int = bounded(100, at_least=1)
     aug_rand_hflip: bool = True
-    aug_scale_min: float = 1.0
-    aug_scale_max: float = 1.0
-    shuffle_buffer: int = 1000
+    aug_scale_min: float = bounded(1.0, above=0.0)
+    aug_scale_max: float = bounded(1.0, above=0.0)
+    shuffle_buffer: int = bounded(1000, at_least=1)
+    # Raise on the first image that cannot be decoded (else it is skipped
+    # and counted).
     strict: bool = False
+    # The largest share of images that may be unreadable (missing, empty or
+    # not an image file): more is an error before training (docs/training.md).
+    max_unreadable_fraction: float = bounded(0.1, at_least=0.0, at_most=1.0)
 
 
 @dataclasses.dataclass
 class LossConfig:
-    focal_alpha: float = 0.25
-    focal_gamma: float = 1.5
-    huber_delta: float = 0.1
-    box_loss_weight: float = 50.0
+    focal_alpha: float = bounded(0.25, at_least=0.0, at_most=1.0)
+    focal_gamma: float = bounded(1.5, at_least=0.0)
+    huber_delta: float = bounded(0.1, above=0.0)
+    box_loss_weight: float = bounded(50.0, at_least=0.0)
     # L2 as the reference applies it: kernel_regularizer l2(l2_weight_decay / 2).
-    l2_weight_decay: float = 0.0
+    l2_weight_decay: float = bounded(0.0, at_least=0.0)
 
 
 @dataclasses.dataclass
@@ -101,20 +129,21 @@ class OptimizerConfig:
     """
 
     type: str = "sgd"
-    momentum: float = 0.9
+    momentum: float = bounded(0.9, at_least=0.0, at_most=1.0)
     boundaries: typing.List[int] = dataclasses.field(default_factory=list)
     values: typing.List[float] = dataclasses.field(default_factory=lambda: [0.08])
-    warmup_steps: int = 0
-    warmup_learning_rate: float = 0.0067
-    global_clipnorm: typing.Optional[float] = None
+    warmup_steps: int = bounded(0, at_least=0)
+    warmup_learning_rate: float = bounded(0.0067, at_least=0.0)
+    global_clipnorm: typing.Optional[float] = bounded(None, above=0.0)
 
 
 @dataclasses.dataclass
 class TrainerConfig:
-    train_steps: int = 1000
-    checkpoint_every: int = 100  # also the length of one Keras "epoch"
-    eval_every: int = 500  # steps; 0: only at the end
-    max_checkpoints: int = 3
+    train_steps: int = bounded(1000, at_least=1)
+    # Also the length of one Keras "epoch".
+    checkpoint_every: int = bounded(100, at_least=1)
+    eval_every: int = bounded(500, at_least=0)  # 0: only at the end
+    max_checkpoints: int = bounded(3, at_least=1)
     seed: int = 0
     deterministic: bool = False
     # null (float32), "bfloat16", "float16", or "auto": bfloat16 where this
@@ -125,7 +154,7 @@ class TrainerConfig:
     # determinism is on), true or false. On CPU, XLA is slow for the
     # depthwise convolutions of SpineNet-Mobile (docs/benchmarks.md).
     jit_compile: typing.Union[str, bool] = "auto"
-    eval_max_images: typing.Optional[int] = None
+    eval_max_images: typing.Optional[int] = bounded(None, at_least=1)
 
 
 @dataclasses.dataclass
@@ -178,7 +207,7 @@ def apply_overrides(values, overrides):
             node = node.setdefault(key, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"Override {override!r}: {key!r} is not a section.")
-        node[keys[-1]] = yaml.safe_load(raw)
+        node[keys[-1]] = read_yaml(raw)
     return values
 
 
@@ -209,7 +238,7 @@ def load_config(path, overrides=None):
     path = config_path(path)
     try:
         with open(path) as f:
-            values = yaml.safe_load(f) or {}
+            values = read_yaml(f) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML: {error}") from error
     apply_overrides(values, overrides)
@@ -218,8 +247,92 @@ def load_config(path, overrides=None):
     return config
 
 
+def _describe(field_type):
+    """A field's type as the error messages say it: 'an integer', 'null or a
+    list of numbers'."""
+    origin, args = typing.get_origin(field_type), typing.get_args(field_type)
+    if origin is typing.Union:
+        kinds = [_describe(a) for a in args if a is not type(None)]
+        return ("null or " if type(None) in args else "") + " or ".join(kinds)
+    if origin is list:
+        item = _describe(args[0]) if args else "values"
+        return "a list of " + {"an integer": "integers", "a number": "numbers",
+                               "a string": "strings", "true or false": "booleans"}.get(
+                                   item, "values")
+    return {int: "an integer", float: "a number", bool: "true or false",
+            str: "a string", typing.Any: "a value"}[field_type]
+
+
+def _conform(value, field_type):
+    """`value` as `field_type` (an int where a float is wanted becomes a
+    float), or raise TypeError. Booleans are not numbers here, and numbers
+    are not booleans or strings: YAML's `eight` or `"8"` for an integer is a
+    mistake, not something to convert."""
+    origin, args = typing.get_origin(field_type), typing.get_args(field_type)
+    if field_type is typing.Any:
+        return value
+    if origin is typing.Union:
+        if value is None and type(None) in args:
+            return None
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _conform(value, option)
+            except TypeError:
+                pass
+        raise TypeError
+    if origin is list:
+        if not isinstance(value, list):
+            raise TypeError
+        return [_conform(item, args[0]) for item in value] if args else value
+    if field_type is float and isinstance(value, (int, float)) and not isinstance(
+            value, bool):
+        return float(value)
+    if field_type is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if field_type in (bool, str) and isinstance(value, field_type):
+        return value
+    raise TypeError
+
+
+def _check_fields(section, where, prefix=""):
+    """Every field of the dataclass `section` (recursively) has its declared
+    type and lies in its `bounded` range; an error names the key, the value
+    received and what is expected. Conforms ints given for floats in place."""
+    for field in dataclasses.fields(section):
+        key, value = f"{prefix}{field.name}", getattr(section, field.name)
+        if dataclasses.is_dataclass(field.type):
+            _check_fields(value, where, f"{key}.")
+            continue
+        try:
+            value = _conform(value, field.type)
+        except TypeError:
+            raise ConfigError(
+                f"{where}: {key} must be {_describe(field.type)}; received {value!r} "
+                f"({type(value).__name__}).") from None
+        setattr(section, field.name, value)
+        if value is None:
+            continue
+        at_least, above, at_most = (field.metadata.get(k)
+                                    for k in ("at_least", "above", "at_most"))
+        if ((at_least is not None and value < at_least) or (above is not None and value <= above)
+                or (at_most is not None and value > at_most)):
+            wanted = " and ".join(text for text in (
+                at_least is not None and f">= {at_least}", above is not None and f"> {above}",
+                at_most is not None and f"<= {at_most}") if text)
+            raise ConfigError(f"{where}: {key} must be {wanted}; received {value!r}.")
+
+
 def validate(config, where="config"):
+    """Checks `config` as a whole: every field's type and range, then the
+    rules that tie fields together. Raises ConfigError naming the key."""
+    _check_fields(config, where)
     model, optimizer, trainer = config.model, config.optimizer, config.trainer
+    if len(model.image_size) != 2 or min(model.image_size) < 1:
+        raise ConfigError(f"{where}: model.image_size must be [height, width] in "
+                          f"pixels; received {model.image_size!r}.")
+    if model.min_level > model.max_level:
+        raise ConfigError(f"{where}: model.min_level ({model.min_level}) must not "
+                          f"exceed model.max_level ({model.max_level}).")
     if model.type not in ("retinanet", "classifier"):
         raise ConfigError(f"{where}: model.type must be 'retinanet' or "
                           f"'classifier'; received {model.type!r}.")
@@ -275,6 +388,10 @@ def validate(config, where="config"):
         if data.source not in ("coco", "tfrecord", "image_folder"):
             raise ConfigError(f"{where}: {name}.source must be 'coco', 'tfrecord' "
                               f"or 'image_folder'; received {data.source!r}.")
+        if data.aug_scale_min > data.aug_scale_max:
+            raise ConfigError(
+                f"{where}: {name}.aug_scale_min ({data.aug_scale_min}) must not exceed "
+                f"{name}.aug_scale_max ({data.aug_scale_max}).")
 
 
 def config_to_dict(config):

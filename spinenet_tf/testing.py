@@ -2,6 +2,7 @@
 round trips and command lines. Plain functions (no pytest), importable by
 any test module, so no test module imports another."""
 
+import json
 import os
 import subprocess
 import sys
@@ -51,16 +52,31 @@ def max_abs_difference(a, b):
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
 
 
+# SpineNet-Mobile's layers in five blocks, one per output level L3-L7, each
+# fed by the two maps before it: the same kinds of layers (MBConv with
+# squeeze-excitation, every resampling) in a third of the graph, for tests
+# of what is built around a backbone (training, export, quantization) that
+# would otherwise spend most of their time tracing. The architecture itself
+# is tested at its real size (tests/backbones, tests/convert).
+SHORT_MOBILE_BLOCK_SPECS = [[3, "mbconv", [0, 1], True], [4, "mbconv", [0, 2], True],
+                            [5, "mbconv", [2, 3], True], [6, "mbconv", [3, 4], True],
+                            [7, "mbconv", [4, 5], True]]
+
+
 def tiny_detector(name="spinenet-mobile-49xs", num_classes=4, head_num_convs=1,
-                  head_num_filters=8, seed=1):
+                  head_num_filters=8, seed=1, short=True):
     """A small RetinaNet at 128 px with random class weights (not the
     prior's near-constant ones), so scores vary and NMS has distinct
-    candidates to keep. `head_num_convs=None` keeps the variant's head."""
+    candidates to keep. `head_num_convs=None` keeps the variant's head;
+    `short` (a SpineNet-Mobile variant) has `SHORT_MOBILE_BLOCK_SPECS` for
+    its blocks, False the variant's own."""
     from spinenet_tf.retinanet.retinanet import RetinaNet
 
     keras.utils.set_random_seed(seed)
     head = {} if head_num_convs is None else dict(
         head_num_convs=head_num_convs, head_num_filters=head_num_filters)
+    if short:
+        head["backbone_kwargs"] = {"block_specs": SHORT_MOBILE_BLOCK_SPECS}
     model = RetinaNet.from_variant(name, num_classes=num_classes, image_size=TINY_SIZE,
                                    **head)
     rng = np.random.default_rng(2)
@@ -184,8 +200,10 @@ TRAINED_STEPS, TRAINED_EVERY = 12, 4
 
 def train_command(data, model_dir, steps, every, extra=()):
     """`train.py` on synthetic data in `data`: the demo config shrunk to a
-    128 px model with a one-conv head, deterministic."""
+    128 px model with the short backbone (`SHORT_MOBILE_BLOCK_SPECS`) and a
+    one-conv head, deterministic."""
     overrides = {
+        "model.block_specs": json.dumps(SHORT_MOBILE_BLOCK_SPECS),
         "model.image_size": "[128,128]", "model.head_num_convs": 1,
         "model.head_num_filters": 8, "train_data.batch_size": 4,
         "eval_data.batch_size": 4, "trainer.train_steps": steps,

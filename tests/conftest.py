@@ -1,6 +1,8 @@
 """Test-session setup. Shared helpers live in `spinenet_tf.testing`."""
 
+import fcntl
 import os
+import shutil
 
 # Quiet TensorFlow's C++ info lines in the test process (the library itself
 # leaves the user's environment alone).
@@ -9,24 +11,43 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import pytest  # noqa: E402
 
 
+def _made_once(tmp_path_factory, name, make):
+    """A folder `make(path)` fills, made once for the whole test session:
+    the pytest-xdist workers share it (the first to ask makes it while the
+    others wait on a lock), instead of each making its own."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of this session
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                if folder.exists():
+                    shutil.rmtree(folder)
+                make(str(folder))
+                done.write_text("")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return str(folder)
+
+
 @pytest.fixture(scope="session")
 def synthetic_data(tmp_path_factory):
     """The synthetic shapes at 128 px: 24 training and 4 validation images."""
     from spinenet_tf.data import synthetic
 
-    folder = tmp_path_factory.mktemp("synthetic")
-    synthetic.generate(str(folder), num_train=24, num_val=4, image_size=128, seed=0)
-    return str(folder)
+    return _made_once(tmp_path_factory, "synthetic", lambda folder: synthetic.generate(
+        folder, num_train=24, num_val=4, image_size=128, seed=0))
 
 
 @pytest.fixture(scope="session")
 def trained_run(synthetic_data, tmp_path_factory):
     """A `train.py` model folder (deterministic, 128 px, one-conv head,
-    `TRAINED_STEPS` steps, a checkpoint every `TRAINED_EVERY`). Made once
-    per pytest-xdist worker that runs a test needing it."""
+    `TRAINED_STEPS` steps, a checkpoint every `TRAINED_EVERY`), made once
+    for all workers. Tests copy it before changing it."""
     from spinenet_tf.testing import TRAINED_EVERY, TRAINED_STEPS, run_command, train_command
 
-    model_dir = str(tmp_path_factory.mktemp("trained") / "run")
-    run_command(train_command(synthetic_data, model_dir, TRAINED_STEPS, TRAINED_EVERY))
-    return model_dir
+    return _made_once(tmp_path_factory, "trained_run", lambda folder: run_command(
+        train_command(synthetic_data, folder, TRAINED_STEPS, TRAINED_EVERY)))
 

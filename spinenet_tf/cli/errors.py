@@ -6,6 +6,7 @@ Import it from a CLI only: it defines the absl flag `--debug`.
 """
 
 import functools
+import re
 import sys
 
 from absl import flags, logging
@@ -15,13 +16,26 @@ DEBUG = flags.DEFINE_boolean(
     "(config, data, files) instead of its one-line message.")
 
 # Errors that describe the user's input: a wrong config value, a bad COCO
-# file, a missing folder. Anything else is a bug and keeps its traceback.
+# file, a missing folder, a full disk. Anything else is a bug and keeps its
+# traceback.
 USER_ERRORS = (ValueError, TypeError, OSError)
 
 
 def one_line(error):
-    """`error` as one line: its type and message, whitespace collapsed."""
-    return f"{type(error).__name__}: {' '.join(str(error).split())}"
+    """`error` as one line: its type and message, whitespace collapsed (and
+    TensorFlow's `{{function_node ...}}` prefix dropped)."""
+    message = re.sub(r"\{\{[^}]*\}\}\s*", "", str(error))
+    return f"{type(error).__name__}: {' '.join(message.split())}"
+
+
+def is_user_error(error):
+    """An error about the input or the machine rather than a bug: the
+    `USER_ERRORS` types, and TensorFlow's error for a full disk."""
+    if isinstance(error, USER_ERRORS):
+        return True
+    tf = sys.modules.get("tensorflow")  # loaded by whatever raised it, if anything
+    return bool(tf) and isinstance(error, tf.errors.ResourceExhaustedError) and (
+        "No space left on device" in str(error))
 
 
 def with_clear_errors(main):
@@ -36,8 +50,8 @@ def with_clear_errors(main):
             logging.set_verbosity(logging.WARNING)
         try:
             return main(argv)
-        except USER_ERRORS as error:
-            if DEBUG.value:
+        except Exception as error:  # noqa: BLE001 - re-raised unless the user's
+            if DEBUG.value or not is_user_error(error):
                 raise
             print(f"error: {one_line(error)}\n(run with --debug for the traceback)",
                   file=sys.stderr)

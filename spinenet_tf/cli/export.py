@@ -87,12 +87,7 @@ def load_model():
     from spinenet_tf.config import load_config
     from spinenet_tf.tasks import task_for_config
 
-    if bool(MODEL_DIR.value) == bool(CONFIG.value):
-        raise app.UsageError("Give exactly one of --model_dir and --config; received "
-                             f"--model_dir={MODEL_DIR.value!r} --config={CONFIG.value!r}.")
     if MODEL_DIR.value:
-        if GARDEN_CHECKPOINT.value or OVERRIDES.value:
-            raise app.UsageError("--model_garden_checkpoint and --set go with --config.")
         model, checkpoint = load_model_dir(MODEL_DIR.value)
         config_path = os.path.join(MODEL_DIR.value, CONFIG_FILE)
         task = (task_for_config(load_config(config_path))
@@ -108,6 +103,17 @@ def load_model():
     return model, task, f"weights from the Model Garden checkpoint {GARDEN_CHECKPOINT.value}"
 
 
+def check_flags():
+    """Usage errors that need nothing loaded."""
+    if bool(MODEL_DIR.value) == bool(CONFIG.value):
+        raise app.UsageError("Give exactly one of --model_dir and --config; received "
+                             f"--model_dir={MODEL_DIR.value!r} --config={CONFIG.value!r}.")
+    if MODEL_DIR.value and (GARDEN_CHECKPOINT.value or OVERRIDES.value):
+        raise app.UsageError("--model_garden_checkpoint and --set go with --config.")
+    if MODEL_DIR.value and not os.path.isdir(MODEL_DIR.value):
+        raise FileNotFoundError(f"--model_dir {MODEL_DIR.value!r} is not a folder.")
+
+
 def directory_size(path):
     return sum(os.path.getsize(os.path.join(root, name))
                for root, _, names in os.walk(path) for name in names)
@@ -118,23 +124,36 @@ def main(argv):
     del argv
     from spinenet_tf.native_logs import native_log_filter
 
-    # C++ log lines of TensorFlow, the TFLite converter and LiteRT go to a
-    # file beside the exports, not the console.
-    os.makedirs(EXPORT_DIR.value, exist_ok=True)
-    with native_log_filter(os.path.join(EXPORT_DIR.value, "native_log.txt")):
-        export(*load_model())
+    from spinenet_tf.atomic_files import atomic_directory
+
+    check_flags()
+    final = os.path.abspath(EXPORT_DIR.value)
+    # The folder is built beside and renamed into place when complete: a
+    # killed or failed export leaves the previous export (or none) at
+    # --export_dir, and a failed one its log in the `.partial` folder. C++
+    # log lines of TensorFlow, the TFLite converter and LiteRT go to a file
+    # in it, not the console.
+    with atomic_directory(final, keep_failed=True) as folder:
+        with native_log_filter(os.path.join(folder, "native_log.txt")):
+            model, task, source = load_model()
+            if VERIFY.value and task is None:
+                raise app.UsageError("--verify needs the experiment's config (for its "
+                                     "evaluation data); the model dir has no config.yaml.")
+            print(f"Exporting to {final} (built in {os.path.basename(folder)}, renamed "
+                  "when complete)", flush=True)
+            export(model, task, source, folder)
+    print(f"Export complete: {final}")
 
 
-def export(model, task, source):
+def export(model, task, source, folder):
+    """Writes the SavedModel (and the .tflite) of `model` into `folder`;
+    messages name the files relative to it."""
     from spinenet_tf import inference_model
     from spinenet_tf.export import export_saved_model
 
-    if VERIFY.value and task is None:
-        raise app.UsageError("--verify needs the experiment's config (for its "
-                             "evaluation data); the model dir has no config.yaml.")
     served = inference_model(model, PRECISION.value)
-    path = export_saved_model(served, EXPORT_DIR.value, batch_size=BATCH_SIZE.value)
-    print(f"SavedModel ({source}; batch norm folded, {PRECISION.value}) in {path}: "
+    path = export_saved_model(served, folder, batch_size=BATCH_SIZE.value, atomic=False)
+    print(f"SavedModel ({source}; batch norm folded, {PRECISION.value}): "
           f"{directory_size(path) / 2**20:.1f} MiB; signatures serving_default, "
           "serve_image_tensor, serve_encoded_image, serve_tf_example")
     if VERIFY.value:
@@ -144,7 +163,7 @@ def export(model, task, source):
         from spinenet_tf.export.tflite_cli import export_and_verify_tflite
 
         export_and_verify_tflite(
-            model, task, EXPORT_DIR.value, TFLITE.value, raw_outputs=RAW_OUTPUTS.value,
+            model, task, folder, TFLITE.value, raw_outputs=RAW_OUTPUTS.value,
             uint8_input=UINT8_INPUT.value, calibration_data=CALIBRATION_DATA.value,
             calibration_images=CALIBRATION_IMAGES.value, verify=VERIFY.value,
             verify_images=VERIFY_IMAGES.value, nms=NMS.value,

@@ -273,7 +273,7 @@ def main(argv):
     os.makedirs(folder, exist_ok=True)
     search = _set_up(folder)
     print(f"Search ({MODE.value}, {search.space.name} space) in {folder}: budget "
-          f"{search.budget.describe()}; {len(search.log.trials)} trials on record.",
+          f"{search.budget.describe()}; {len(search.log.trials)} trial{'s' if len(search.log.trials) != 1 else ''} on record.",
           flush=True)
     _train_references(search)
     _train_candidates(search)

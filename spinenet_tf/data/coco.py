@@ -91,21 +91,76 @@ def _non_finite(value, path=""):
     return None
 
 
-def _check_finite(entries, what, annotation_file):
-    for index, entry in enumerate(entries):
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_integer(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# The format's rules for every field this project reads: section -> {key:
+# (required, test, what the value must be)}. JSON `true` is not a number,
+# and "10" is not 10: COCO's numbers are JSON numbers.
+_RULES = {
+    "images": {
+        "id": (True, _is_integer, "an integer"),
+        "file_name": (True, lambda v: isinstance(v, str) and bool(v), "a non-empty string"),
+        "height": (True, lambda v: _is_integer(v) and v > 0, "a positive integer"),
+        "width": (True, lambda v: _is_integer(v) and v > 0, "a positive integer"),
+    },
+    "annotations": {
+        "id": (True, _is_integer, "an integer"),
+        "image_id": (True, _is_integer, "an integer"),
+        "category_id": (True, _is_integer, "an integer"),
+        "bbox": (True, lambda v: isinstance(v, list) and len(v) == 4
+                 and all(_is_number(x) for x in v), "[x, y, width, height] (4 numbers)"),
+        "iscrowd": (False, lambda v: v in (0, 1) and not isinstance(v, float), "0 or 1"),
+        "area": (False, _is_number, "a number"),
+    },
+    "categories": {
+        "id": (True, lambda v: _is_integer(v) and v >= 1,
+               "an integer >= 1 (0 is the background)"),
+        "name": (True, lambda v: isinstance(v, str), "a string"),
+    },
+}
+_ENTRY_NAMES = {"images": "image", "annotations": "annotation", "categories": "category"}
+
+
+def _entry_name(section, index, entry):
+    name = f"{_ENTRY_NAMES[section]} #{index}"
+    if isinstance(entry, dict) and _is_integer(entry.get("id")):
+        name += f" (id {entry['id']})"
+    return name
+
+
+def _check_section(data, section, annotation_file):
+    """Every entry of `data[section]` is an object following `_RULES`, with
+    no non-finite number and an id no other entry has."""
+    seen = {}
+    for index, entry in enumerate(data[section]):
+        where = f"{annotation_file}: {_entry_name(section, index, entry)}"
+        if not isinstance(entry, dict):
+            raise CocoFormatError(f"{where} is {entry!r}, not an object.")
         found = _non_finite(entry)
         if found:
-            name = (f"{what} id {entry['id']}" if isinstance(entry, dict) and "id" in entry
-                    else f"{what} #{index}")
             raise CocoFormatError(
-                f"{annotation_file}: {name} has a non-finite number at "
-                f"`{found[0].lstrip('.')}` ({found[1]}); COCO numbers must be finite.")
-
-
-def _require(entry, keys, what):
-    missing = [k for k in keys if k not in entry]
-    if missing:
-        raise CocoFormatError(f"{what} lacks {missing}: {str(entry)[:200]}")
+                f"{where} has a non-finite number at `{found[0].lstrip('.')}` "
+                f"({found[1]}); COCO numbers must be finite.")
+        for key, (required, test, expected) in _RULES[section].items():
+            if key not in entry:
+                if required:
+                    raise CocoFormatError(f"{where} lacks `{key}`: {str(entry)[:200]}")
+                continue
+            if not test(entry[key]):
+                raise CocoFormatError(
+                    f"{where}: `{key}` is {entry[key]!r}; it must be {expected}.")
+        if entry["id"] in seen:
+            raise CocoFormatError(
+                f"{where}: id {entry['id']} is already the id of "
+                f"{_ENTRY_NAMES[section]} #{seen[entry['id']]}; ids must be unique "
+                "(pycocotools keeps one of them and drops the other silently).")
+        seen[entry["id"]] = index
 
 
 def load_coco(annotation_file, image_dir):
@@ -121,48 +176,39 @@ def load_coco(annotation_file, image_dir):
     except json.JSONDecodeError as error:
         raise CocoFormatError(
             f"{annotation_file} is not valid JSON: {error}") from error
+    except UnicodeDecodeError as error:
+        raise CocoFormatError(f"{annotation_file} is not UTF-8 text: {error}") from error
     if not isinstance(data, dict) or not all(
             isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
         raise CocoFormatError(
             f"{annotation_file} needs lists `images`, `annotations` and "
             f"`categories`; it has keys {sorted(data) if isinstance(data, dict) else type(data).__name__}.")
-    for key, what in (("images", "Image"), ("annotations", "Annotation"),
-                      ("categories", "Category")):
-        _check_finite(data[key], what, annotation_file)
+    for section in ("images", "categories"):
+        if not data[section]:
+            raise CocoFormatError(f"{annotation_file}: `{section}` is empty.")
+    for section in ("images", "annotations", "categories"):
+        _check_section(data, section, annotation_file)
     categories = data["categories"]
-    for category in categories:
-        _require(category, ("id", "name"), "Category")
     category_ids = {c["id"] for c in categories}
-    if not category_ids or min(category_ids) < 1:
-        raise CocoFormatError(
-            f"Category ids must be >= 1 (0 is the background); received {sorted(category_ids)}.")
 
-    images = {}
-    for image in data["images"]:
-        _require(image, ("id", "file_name", "height", "width"), "Image")
-        if image["id"] in images:
-            raise CocoFormatError(f"Image id {image['id']} appears twice.")
-        images[image["id"]] = image
+    images = {image["id"]: image for image in data["images"]}
     per_image = collections.defaultdict(list)
     report = collections.Counter(images=len(images))
     for annotation in data["annotations"]:
-        _require(annotation, ("id", "image_id", "category_id", "bbox"), "Annotation")
-        where = f"Annotation id {annotation['id']} (image id {annotation['image_id']})"
+        where = (f"{annotation_file}: annotation id {annotation['id']} (image id "
+                 f"{annotation['image_id']})")
         if annotation["category_id"] not in category_ids:
             raise CocoFormatError(
                 f"{where}: category_id {annotation['category_id']} is not in "
                 f"`categories` {sorted(category_ids)}.")
         if annotation["image_id"] not in images:
             raise CocoFormatError(f"{where}: image_id is not in `images`.")
-        bbox = annotation["bbox"]
-        if not (isinstance(bbox, (list, tuple)) and len(bbox) == 4):
-            raise CocoFormatError(f"{where}: bbox {bbox!r} is not [x, y, width, height].")
         per_image[annotation["image_id"]].append(annotation)
 
     records = []
     for image_id, image in images.items():
         path = _safe_path(image_dir, image["file_name"], image_id)
-        height, width = int(image["height"]), int(image["width"])
+        height, width = image["height"], image["width"]
         boxes, classes, crowd = [], [], []
         for annotation in per_image.get(image_id, []):
             x, y, w, h = (float(v) for v in annotation["bbox"])

@@ -95,7 +95,15 @@ class ServingModule(tf.Module):
         """(model input, image_info) that signature `signature_name` makes of
         `request` (its one input), before the model runs."""
         if signature_name in ("serving_default", "serve_image_tensor"):
-            return self._prepare_batch(tf.convert_to_tensor(request, tf.uint8))
+            # A request's shape is checked here: the signature only checks
+            # its dtype. (EnsureShape names the shape received.)
+            images = tf.ensure_shape(tf.convert_to_tensor(request, tf.uint8),
+                                     [self.batch_size, None, None, 3])
+            not_empty = tf.debugging.assert_greater(
+                tf.reduce_min(tf.shape(images)[1:3]), 0,
+                message="images must have a height and width of at least 1 pixel")
+            with tf.control_dependencies([not_empty]):
+                return self._prepare_batch(tf.identity(images))
         if signature_name == "serve_encoded_image":
             return self._prepare_encoded(tf.convert_to_tensor(request, tf.string))
         if signature_name == "serve_tf_example":
@@ -142,9 +150,19 @@ class ServingModule(tf.Module):
         }
 
 
-def export_saved_model(model, export_dir, batch_size=None):
-    """Writes `model` with the serving signatures to `export_dir`."""
+def export_saved_model(model, export_dir, batch_size=None, atomic=True):
+    """Writes `model` with the serving signatures to `export_dir`; returns
+    its absolute path. `atomic`: build it beside and rename it into place
+    (`spinenet_tf.atomic_files.atomic_directory`), so a killed or failed
+    export leaves the previous SavedModel or none; False writes into
+    `export_dir` directly (for a caller whose whole folder is atomic)."""
     module = ServingModule(model, batch_size)
     signatures = module.signatures()
-    tf.saved_model.save(module, export_dir, signatures=signatures)
+    if not atomic:
+        tf.saved_model.save(module, export_dir, signatures=signatures)
+        return os.path.abspath(export_dir)
+    from spinenet_tf.atomic_files import atomic_directory
+
+    with atomic_directory(export_dir) as partial:
+        tf.saved_model.save(module, partial, signatures=signatures)
     return os.path.abspath(export_dir)

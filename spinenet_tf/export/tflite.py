@@ -184,8 +184,9 @@ def _converter(model, post_processing, uint8_input, post_process_config, nms):
 
 
 def write_tflite(flatbuffer, path):
-    """Writes the flatbuffer; returns its absolute path and size in bytes."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(flatbuffer)
+    """Writes the flatbuffer (atomically: a killed write leaves the previous
+    file or none); returns its absolute path and size in bytes."""
+    from spinenet_tf.atomic_files import write_bytes
+
+    write_bytes(path, flatbuffer)
     return os.path.abspath(path), len(flatbuffer)

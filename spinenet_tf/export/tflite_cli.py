@@ -123,7 +123,7 @@ def _export_and_verify_tflite(model, task, export_dir, export):
     path, size = write_tflite(flatbuffer, os.path.join(
         export_dir, f"model_{export.quantization}.tflite"))
     summary.update(tflite=path, tflite_mib=size / 2**20)
-    print(f"TFLite {export.quantization}: {path}, {size / 2**20:.2f} MiB")
+    print(f"TFLite {export.quantization}: {os.path.basename(path)}, {size / 2**20:.2f} MiB")
     if export.verify:
         summary.update(task.verify_tflite(
             model, flatbuffer, export.quantization, nms=export.nms,
@@ -148,7 +148,7 @@ def _int8(model, task, export_dir, export):
     print(f"int8 layers with the largest quantization error (RMSE / scale: the "
           f"error in quantization steps, on {min(len(images), 32)} calibration images):")
     print(format_report(quantizer.report))
-    print(f"  all {len(quantizer.report)} layers: {report_path}")
+    print(f"  all {len(quantizer.report)} layers: {os.path.basename(report_path)}")
     if quantizer.constant_nodes:
         print(f"  {len(quantizer.constant_nodes)} ops around activations that were "
               "constant during calibration stay float (XNNPACK cannot run them in int8)")

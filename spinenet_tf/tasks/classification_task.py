@@ -26,6 +26,28 @@ class ClassificationTask(Task):
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="top1"),
                                keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")])
 
+    def listing(self, data):
+        """(image paths, class indices) of an image folder (one sub-folder
+        per class, sorted, as Keras lists it), its images checked
+        (`check_source_images`)."""
+        if data.source != "image_folder":
+            raise ValueError("Classification data must be an 'image_folder'; "
+                             f"received {data.source!r}.")
+        name = f"{self.data_config_name(data)}.image_dir"
+        if not (data.image_dir and os.path.isdir(data.image_dir)):
+            raise FileNotFoundError(f"{name} {data.image_dir!r} does not exist or is not "
+                                    "a folder.")
+        # Keras lists the folder; files are read by the caller's pipeline
+        # so the training stream can be resumed exactly.
+        listing = keras.utils.image_dataset_from_directory(
+            data.image_dir, batch_size=None, shuffle=False, label_mode="int",
+            verbose=False)
+        self.check_source_images(data, listing.file_paths)
+        class_ids = {name: i for i, name in enumerate(listing.class_names)}
+        labels = [class_ids[os.path.relpath(path, data.image_dir).split(os.sep)[0]]
+                  for path in listing.file_paths]
+        return listing.file_paths, labels
+
     def dataset(self, model, data, training, initial_step=0, input_context=None):
         """(image, label) batches of an image folder in the model's geometry
         (its preprocessor: the reference's random crop and flip in training,
@@ -34,18 +56,8 @@ class ClassificationTask(Task):
         batches)."""
         from spinenet_tf.data.training_stream import endless_shuffled
 
-        if data.source != "image_folder":
-            raise ValueError("Classification data must be an 'image_folder'; "
-                             f"received {data.source!r}.")
-        # Keras lists the folder (one sub-folder per class, sorted); files
-        # are read here so the training stream can be resumed exactly.
-        listing = keras.utils.image_dataset_from_directory(
-            data.image_dir, batch_size=None, shuffle=False, label_mode="int",
-            verbose=False)
-        class_ids = {name: i for i, name in enumerate(listing.class_names)}
-        labels = [class_ids[os.path.relpath(path, data.image_dir).split(os.sep)[0]]
-                  for path in listing.file_paths]
-        dataset = tf.data.Dataset.from_tensor_slices((listing.file_paths, labels))
+        paths, labels = self.listing(data)
+        dataset = tf.data.Dataset.from_tensor_slices((paths, labels))
         seed = self.config.trainer.seed
         batch_size = data.batch_size
         if input_context is not None:
@@ -77,6 +89,11 @@ class ClassificationTask(Task):
         dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
         return dataset.batch(batch_size, drop_remainder=training).prefetch(
             tf.data.AUTOTUNE)
+
+    def check_data(self):
+        """Lists and checks both image folders before a model is built."""
+        for data in (self.config.train_data, self.config.eval_data):
+            self.listing(data)
 
     def train_dataset(self, model, initial_step=0, input_context=None):
         return self.dataset(model, self.config.train_data, True, initial_step,

@@ -39,15 +39,24 @@ class DetectionTask(Task):
 
     def examples(self, data):
         """Example dicts of a data config, its `CocoDataset` (or None for
-        TFRecords) and whether sources are file paths."""
+        TFRecords) and whether sources are file paths. A COCO source's image
+        files are checked first (`check_source_images`)."""
         from spinenet_tf.data.coco import load_coco
         from spinenet_tf.data.detection_input import (
             examples_from_coco, examples_from_tfrecords)
 
         if data.source == "coco":
+            name = self.data_config_name(data)
             if not (data.annotations and data.image_dir):
-                raise ValueError("A 'coco' source needs `annotations` and `image_dir`.")
-            dataset = load_coco(data.annotations, data.image_dir)
+                raise ValueError(f"A 'coco' source needs `annotations` and `image_dir`; "
+                                 f"{name} has annotations={data.annotations!r}, "
+                                 f"image_dir={data.image_dir!r}.")
+            key = (data.annotations, data.image_dir)
+            if key not in self._coco_files:  # read and checked once per task
+                dataset = load_coco(data.annotations, data.image_dir)
+                self.check_source_images(data, [r.path for r in dataset.records])
+                self._coco_files[key] = dataset
+            dataset = self._coco_files[key]
             return examples_from_coco(dataset), dataset, True
         if data.source == "tfrecord":
             if not data.file_pattern:
@@ -55,6 +64,12 @@ class DetectionTask(Task):
             return examples_from_tfrecords(data.file_pattern), None, False
         raise ValueError(
             f"Detection data must be 'coco' or 'tfrecord'; received {data.source!r}.")
+
+    def check_data(self):
+        """Reads and checks `train_data` and `eval_data` (COCO files and
+        their images, TFRecord patterns) before a model is built."""
+        for data in (self.config.train_data, self.config.eval_data):
+            self.examples(data)
 
     def input_parser(self, model, data, training, sources_are_paths=True):
         from spinenet_tf.data.detection_input import DetectionInput

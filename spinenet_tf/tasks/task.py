@@ -2,6 +2,8 @@
 evaluation are. `train.py`'s trainer, `export_saved_model.py` and the demo
 ask the task instead of switching on the model's type."""
 
+import os
+
 import keras
 
 from spinenet_tf.backbones.variants import get_variant
@@ -21,6 +23,26 @@ class Task:
 
     def __init__(self, config):
         self.config = config
+        self._checked_sources = set()
+        self._coco_files = {}
+
+    def data_config_name(self, data):
+        """"train_data" or "eval_data": which section of the config `data` is."""
+        return "train_data" if data is self.config.train_data else "eval_data"
+
+    def check_source_images(self, data, paths):
+        """Checks the image files of the data config `data` once per task
+        (`spinenet_tf.data.image_files.check_image_files`): a missing folder,
+        or more unreadable images than `max_unreadable_fraction`, is an
+        error before any training step."""
+        from spinenet_tf.data.image_files import check_image_files
+
+        key = (data.image_dir, len(paths), data.max_unreadable_fraction)
+        if key in self._checked_sources:
+            return
+        check_image_files(paths, data.image_dir, data.max_unreadable_fraction,
+                          f"{self.data_config_name(data)}.image_dir")
+        self._checked_sources.add(key)
 
     # --- the model -----------------------------------------------------
 
@@ -75,6 +97,11 @@ class Task:
 
     # --- data and evaluation -------------------------------------------
 
+    def check_data(self):
+        """Checks the data sources before any model is built: an error names
+        what is wrong (`spinenet_tf.data.image_files`, the COCO reader)."""
+        raise NotImplementedError
+
     def train_dataset(self, model, initial_step=0, input_context=None):
         """The endless training stream, `initial_step` batches in."""
         raise NotImplementedError
@@ -109,7 +136,11 @@ class Task:
 
         data = self.config.eval_data
         names = {}
-        if data.source == "coco" and data.annotations:
+        if data.source == "coco" and data.annotations and not os.path.exists(
+                data.annotations):
+            print(f"Labels are class_<id>: eval_data.annotations {data.annotations!r} "
+                  "(for the category names) does not exist")
+        elif data.source == "coco" and data.annotations:
             with open(data.annotations) as f:
                 names = {c["id"]: c["name"] for c in json.load(f).get("categories", [])}
         return [names.get(k, f"class_{k}") for k in range(1, num_classes)]

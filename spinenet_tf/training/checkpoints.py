@@ -10,13 +10,24 @@ training starts and again when it ends), `config.yaml` (the experiment) and
 `checkpoints/`; `load_model_dir` gives back the model at its latest (or a
 given) checkpoint from those files alone, with no optimizer and no rebuild
 from code paths that could drift from what training ran.
+
+Faults: a checkpoint is verified (every tensor read back against its
+checksum) before it is restored and right after it is written. One that
+cannot be read is a `CheckpointReadError` naming its file; resuming skips
+it for the newest one that reads (`find_restorable_checkpoint`), and a
+write that fails (a full disk) or does not read back is removed and is a
+`CheckpointWriteError`, so the newest checkpoint listed is always whole
+(`CheckpointWriter`).
 """
 
+import glob
 import os
 import re
+import shutil
 
 import keras
 import tensorflow as tf
+from absl import logging
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.yaml"
@@ -31,6 +42,141 @@ _POSITIONAL_KEY = re.compile(r"model_variables/\d+/")
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint does not fit the model it is restored into."""
+
+
+class CheckpointReadError(OSError):
+    """A checkpoint's files are missing, truncated or corrupt."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written whole (e.g. the disk is full)."""
+
+
+def _reason(error):
+    return " ".join(str(getattr(error, "message", error)).split())
+
+
+def checkpoint_files(checkpoint_path):
+    """The files of the checkpoint `checkpoint_path` (its index, then its data shards)."""
+    return [checkpoint_path + ".index"] + sorted(glob.glob(checkpoint_path + ".data-*"))
+
+
+def verify_checkpoint(checkpoint_path):
+    """Reads every tensor of a checkpoint back (TensorFlow checks each
+    against its stored checksum). Raises `CheckpointReadError` naming the
+    file that is missing, truncated or corrupt."""
+    index = checkpoint_path + ".index"
+    if not os.path.exists(index):
+        raise CheckpointReadError(f"Checkpoint {checkpoint_path} cannot be read: {index} "
+                                  "does not exist.")
+    try:
+        reader = tf.train.load_checkpoint(checkpoint_path)
+        names = list(reader.get_variable_to_shape_map())
+    except (tf.errors.OpError, IndexError, ValueError) as error:
+        raise CheckpointReadError(
+            f"Checkpoint {checkpoint_path} cannot be read: {index} is damaged "
+            f"({_reason(error)}).") from error
+    try:
+        for name in names:
+            reader.get_tensor(name)
+    except (tf.errors.OpError, IndexError, ValueError) as error:
+        data = ", ".join(checkpoint_files(checkpoint_path)[1:]) or f"{checkpoint_path}.data-*"
+        raise CheckpointReadError(
+            f"Checkpoint {checkpoint_path} cannot be read: {data} is truncated or "
+            f"corrupt ({_reason(error)}; tensor {name!r}).") from error
+
+
+_STEP = re.compile(r"ckpt-(\d+)\.index$")
+
+
+def listed_checkpoints(checkpoint_dir):
+    """The checkpoints in `checkpoint_dir` (by their index files), newest
+    (highest step) first."""
+    found = []
+    for index in glob.glob(os.path.join(checkpoint_dir, "ckpt-*.index")):
+        match = _STEP.search(index)
+        if match:
+            found.append((int(match.group(1)), index[:-len(".index")]))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def find_restorable_checkpoint(checkpoint_dir):
+    """The newest checkpoint of `checkpoint_dir` that reads whole, and the
+    (path, reason) of each newer one skipped. (None, []) when the folder has
+    no checkpoint; `CheckpointReadError` when it has some and none reads,
+    since starting over silently would throw the run away."""
+    skipped = []
+    for path in listed_checkpoints(checkpoint_dir):
+        try:
+            verify_checkpoint(path)
+            return path, skipped
+        except CheckpointReadError as error:
+            skipped.append((path, str(error)))
+    if skipped:
+        raise CheckpointReadError(
+            f"None of the {len(skipped)} checkpoints in {checkpoint_dir} can be read "
+            f"(newest: {skipped[0][1]}). Move the folder away to start over.")
+    return None, skipped
+
+
+def set_aside(checkpoint_path):
+    """Renames a checkpoint's files to `<file>.unreadable` (kept for a
+    look, out of the way of resuming); returns the new names."""
+    moved = []
+    for path in checkpoint_files(checkpoint_path):
+        if os.path.exists(path):
+            os.replace(path, path + ".unreadable")
+            moved.append(path + ".unreadable")
+    return moved
+
+
+class CheckpointWriter:
+    """`tf.train.CheckpointManager` that verifies what it writes.
+
+    `save(step)` writes `ckpt-<step>`, reads it back, and only then is it the
+    newest listed; a write that fails (a full disk) or does not read back
+    is removed and raises `CheckpointWriteError` naming it and the newest
+    whole checkpoint, which stays listed. Older checkpoints beyond
+    `max_to_keep` are deleted only after a good write.
+    """
+
+    def __init__(self, checkpoint, directory, max_to_keep):
+        self.directory = directory
+        self.manager = tf.train.CheckpointManager(checkpoint, directory,
+                                                  max_to_keep=max_to_keep)
+
+    def _newest_whole(self):
+        return self.manager.latest_checkpoint or "none"
+
+    def save(self, step):
+        prefix = os.path.join(self.directory, f"ckpt-{step}")
+        previous = self._newest_whole()
+        kept = list(self.manager.checkpoints)
+        try:
+            path = self.manager.save(checkpoint_number=step)
+            verify_checkpoint(path)
+        except (tf.errors.OpError, OSError) as error:
+            self._remove(prefix, kept)
+            raise CheckpointWriteError(
+                f"Could not write checkpoint {prefix} ({_reason(error)}); it was removed "
+                f"and the newest whole checkpoint is {previous}. Free disk space and "
+                "rerun: training resumes from it.") from error
+        return path
+
+    def _remove(self, prefix, kept):
+        for path in glob.glob(prefix + ".*") + glob.glob(prefix + "_temp*"):
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            elif os.path.exists(path):
+                os.remove(path)
+        if kept:
+            try:
+                tf.compat.v1.train.update_checkpoint_state(
+                    self.directory, kept[-1], all_model_checkpoint_paths=kept)
+            except (tf.errors.OpError, OSError) as error:  # the disk is still full
+                logging.warning("Could not rewrite %s/checkpoint (%s); resuming reads "
+                                "the checkpoint files themselves.", self.directory,
+                                _reason(error))
 
 
 def _seed_state_owners(model, prefix=""):
@@ -105,8 +251,10 @@ def restore_checkpoint(checkpoint_path, model, optimizer=None):
     `CheckpointMismatchError` names the variables. A checkpoint of
     spinenet_tf 0.1 (variables listed by position) is refused with the
     reason: restoring by position silently swaps same-shaped variables
-    when their order changes.
+    when their order changes. A checkpoint that cannot be read whole is a
+    `CheckpointReadError` (`verify_checkpoint`).
     """
+    verify_checkpoint(checkpoint_path)
     stored = dict(tf.train.list_variables(checkpoint_path))
     if any(_POSITIONAL_KEY.match(name) for name in stored):
         raise CheckpointMismatchError(
@@ -145,6 +293,22 @@ def restore_checkpoint(checkpoint_path, model, optimizer=None):
     return model
 
 
+def latest_checkpoint(checkpoint_dir):
+    """The newest checkpoint `checkpoint_dir` lists (its `checkpoint` state
+    file), or the newest by step of its files when that file is missing or
+    unreadable; None when there is none."""
+    try:
+        listed = tf.train.latest_checkpoint(checkpoint_dir)
+    except (tf.errors.OpError, ValueError) as error:
+        logging.warning("%s/checkpoint cannot be read (%s); taking the newest "
+                        "checkpoint file.", checkpoint_dir, _reason(error))
+        listed = None
+    if listed:
+        return listed
+    found = listed_checkpoints(checkpoint_dir)
+    return found[0] if found else None
+
+
 def initialize_from_model_dir(model, model_dir):
     """Loads the latest checkpoint of the `train.py` folder `model_dir` into
     `model` (the same architecture, matched by variable path); returns the
@@ -152,7 +316,7 @@ def initialize_from_model_dir(model, model_dir):
     if not os.path.isdir(model_dir):
         raise FileNotFoundError(f"Model folder {model_dir!r} to initialise from does "
                                 "not exist.")
-    checkpoint = tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINT_DIR))
+    checkpoint = latest_checkpoint(os.path.join(model_dir, CHECKPOINT_DIR))
     if not checkpoint:
         raise FileNotFoundError(
             f"{model_dir!r} has no checkpoint to initialise from (train.py writes "
@@ -172,8 +336,7 @@ def load_model_dir(model_dir, checkpoint=None):
             f"{model_file} not found: {model_dir!r} is not a model folder written "
             "by train.py (it writes model.keras when training starts).")
     model = keras.saving.load_model(model_file, compile=False)
-    checkpoint = checkpoint or tf.train.latest_checkpoint(
-        os.path.join(model_dir, CHECKPOINT_DIR))
+    checkpoint = checkpoint or latest_checkpoint(os.path.join(model_dir, CHECKPOINT_DIR))
     if checkpoint:
         restore_checkpoint(checkpoint, model)
     return model, checkpoint

@@ -29,6 +29,7 @@ import yaml
 from absl import logging
 
 from spinenet_tf import visualization
+from spinenet_tf.atomic_files import save_keras_model
 from spinenet_tf.training import checkpoints
 from spinenet_tf.config import config_to_dict
 from spinenet_tf.hardware import auto_mixed_precision
@@ -80,6 +81,7 @@ class Trainer:
 
     def _setup(self):
         config, trainer = self.config, self.config.trainer
+        self.task.check_data()  # bad data fails here, before anything is built
         # TensorFlow's checkpointing logs an INFO line per save into the
         # progress bars; warnings (e.g. skipped images) still show.
         logging.set_verbosity(logging.WARNING)
@@ -94,15 +96,11 @@ class Trainer:
             f"mixed_{self.precision}" if self.precision else "float32")
         with self.strategy.scope():
             self.model, self.optimizer = build_compiled_model(config, self.task)
-        self.checkpoint = checkpoints.training_checkpoint(self.model, self.optimizer)
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(self.write_dir, checkpoints.CHECKPOINT_DIR),
+        self._resume()
+        self.writer = checkpoints.CheckpointWriter(
+            checkpoints.training_checkpoint(self.model, self.optimizer),
+            os.path.join(self.write_dir, checkpoints.CHECKPOINT_DIR),
             max_to_keep=trainer.max_checkpoints)
-        latest = tf.train.latest_checkpoint(
-            os.path.join(self.model_dir, checkpoints.CHECKPOINT_DIR))
-        if latest:
-            checkpoints.restore_checkpoint(latest, self.model, self.optimizer)
-            print(f"Resumed from {latest}", flush=True)
         self.initial_step = int(self.optimizer.iterations.numpy())
         if self.initial_step % trainer.checkpoint_every:
             raise ValueError(
@@ -111,7 +109,27 @@ class Trainer:
                 "the checkpoint_every it was written with.")
         with open(os.path.join(self.write_dir, checkpoints.CONFIG_FILE), "w") as f:
             yaml.safe_dump(config_to_dict(config), f, sort_keys=False)
-        self.model.save(os.path.join(self.write_dir, checkpoints.MODEL_FILE))
+        save_keras_model(self.model, os.path.join(self.write_dir, checkpoints.MODEL_FILE))
+
+    def _resume(self):
+        """Restores the newest checkpoint of `model_dir` that reads whole;
+        newer ones that do not are named, and (by the chief) set aside as
+        `*.unreadable`, never silently passed over."""
+        folder = os.path.join(self.model_dir, checkpoints.CHECKPOINT_DIR)
+        latest, skipped = checkpoints.find_restorable_checkpoint(folder)
+        for path, reason in skipped:
+            print(f"Skipped checkpoint {path}: {reason}", flush=True)
+            if self.is_chief:
+                checkpoints.set_aside(path)
+        if skipped and self.is_chief:
+            kept = [p for p in reversed(checkpoints.listed_checkpoints(folder))]
+            tf.compat.v1.train.update_checkpoint_state(
+                folder, kept[-1], all_model_checkpoint_paths=kept)
+        if latest:
+            checkpoints.restore_checkpoint(latest, self.model, self.optimizer)
+            print(f"Resumed from {latest}"
+                  + (f" (the newest that reads; {len(skipped)} newer set aside as "
+                     "*.unreadable)" if skipped else ""), flush=True)
 
     # --- data ----------------------------------------------------------
 
@@ -170,7 +188,7 @@ class Trainer:
         class Checkpointing(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
                 step = (epoch + 1) * per_epoch
-                outer.manager.save(checkpoint_number=step)
+                outer.writer.save(step)
                 entry = {"step": step, **{k: float(v) for k, v in (logs or {}).items()}}
                 entry["learning_rate"] = float(
                     keras.ops.convert_to_numpy(outer.optimizer.learning_rate))
@@ -207,7 +225,7 @@ class Trainer:
         results.update(evaluation)
         with open(os.path.join(self.write_dir, "metrics.json"), "w") as f:
             json.dump(results, f, indent=2)
-        self.model.save(os.path.join(self.write_dir, checkpoints.MODEL_FILE))
+        save_keras_model(self.model, os.path.join(self.write_dir, checkpoints.MODEL_FILE))
         visualization.plot_training_curves(
             self._read_log(), os.path.join(self.write_dir, "curves.png"),
             self.task.metric_names)

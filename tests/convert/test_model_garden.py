@@ -16,8 +16,8 @@ from spinenet_tf.testing import (
 from spinenet_tf import SpineNet, SpineNetMobile, convert
 from spinenet_tf.model_complexity import count_macs
 
-tf_keras = pytest.importorskip("tf_keras")
-tfm_spinenet = pytest.importorskip("official.vision.modeling.backbones.spinenet")
+import tf_keras
+from official.vision.modeling.backbones import spinenet as tfm_spinenet
 from official.vision.modeling.backbones import spinenet_mobile as tfm_mobile  # noqa: E402
 
 def _reference(builder_module, cls, model_id, size=128):

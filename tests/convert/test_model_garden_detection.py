@@ -17,7 +17,7 @@ from spinenet_tf import RetinaNet, SpineNet, SpineNetClassifier, SpineNetMobile,
 from spinenet_tf.model_complexity import count_macs
 from spinenet_tf.retinanet import RETINANET_CONFIGS
 
-tf_keras = pytest.importorskip("tf_keras")
+import tf_keras
 from official.vision.configs import backbones as backbone_cfg  # noqa: E402
 from official.vision.configs import image_classification as classification_cfg  # noqa: E402
 from official.vision.modeling import factory  # noqa: E402

@@ -73,25 +73,25 @@ def test_boxes_are_converted_clipped_and_dropped(tmp_path):
 
 @pytest.mark.parametrize("change,message", [
     (lambda d: d["annotations"].append(annotation(9, 1, [1, 1, 2, 2], category=7)),
-     r"Annotation id 9 \(image id 1\): category_id 7 is not in `categories`"),
+     r"annotation id 9 \(image id 1\): category_id 7 is not in `categories`"),
     (lambda d: d["annotations"].append(annotation(9, 42, [1, 1, 2, 2])),
-     r"Annotation id 9 \(image id 42\): image_id is not in `images`"),
+     r"annotation id 9 \(image id 42\): image_id is not in `images`"),
     (lambda d: d["images"][0].update(file_name="../outside.png"),
      r"Image id 1: `file_name` '../outside.png' escapes the image folder"),
     (lambda d: d["images"][0].update(file_name="/etc/passwd"),
      r"Image id 1: `file_name` '/etc/passwd' is an absolute path"),
     (lambda d: d.pop("categories"), "needs lists `images`, `annotations` and `categories`"),
-    (lambda d: d["annotations"].append({"id": 3, "image_id": 1}), "Annotation lacks"),
+    (lambda d: d["annotations"].append({"id": 3, "image_id": 1}), r"annotation #0 \(id 3\) lacks `category_id`"),
     # Non-finite numbers, which Python's json reads (NaN, Infinity, 1e999).
     (lambda d: d["annotations"].append(annotation(9, 1, [1, 1, float("nan"), 2])),
-     r"Annotation id 9 has a non-finite number at `bbox\[2\]` \(nan\)"),
+     r"annotation #0 \(id 9\) has a non-finite number at `bbox\[2\]` \(nan\)"),
     (lambda d: d["annotations"].append(dict(annotation(9, 1, [1, 1, 2, 2]),
                                             area=float("-inf"))),
-     r"Annotation id 9 has a non-finite number at `area` \(-inf\)"),
+     r"annotation #0 \(id 9\) has a non-finite number at `area` \(-inf\)"),
     (lambda d: d["images"][0].update(height=float("inf")),
-     r"Image id 1 has a non-finite number at `height` \(inf\)"),
+     r"image #0 \(id 1\) has a non-finite number at `height` \(inf\)"),
     (lambda d: d["categories"].append({"id": 3, "name": "c", "extra": {"w": [float("nan")]}}),
-     r"Category id 3 has a non-finite number at `extra.w\[0\]`"),
+     r"category #2 \(id 3\) has a non-finite number at `extra.w\[0\]`"),
 ])
 def test_invalid_annotations_are_errors_that_name_the_culprit(tmp_path, change, message):
     path, image_dir = make_dataset(tmp_path, {"a.png": rgb()}, [])
@@ -174,7 +174,7 @@ def test_tfrecords_round_trip_in_the_reference_schema(tmp_path):
     assert [os.path.basename(s) for s in shards] == [
         "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"]
     # Model Garden's own decoder reads our records.
-    decoder = pytest.importorskip("official.vision.dataloaders.tf_example_decoder")
+    from official.vision.dataloaders import tf_example_decoder as decoder
     record = next(iter(tf.data.TFRecordDataset(shards[0])))
     decoded = decoder.TfExampleDecoder().decode(record)
     np.testing.assert_allclose(decoded["groundtruth_boxes"], [[20 / 64, 10 / 64, 25 / 64, 40 / 64]])

@@ -8,7 +8,7 @@ import tensorflow as tf
 from spinenet_tf import ImagePreprocessor, RetinaNet
 from spinenet_tf.testing import assert_config_round_trip
 
-preprocess_ops = pytest.importorskip("official.vision.ops.preprocess_ops")
+from official.vision.ops import preprocess_ops
 
 
 @pytest.mark.parametrize("shape,output", [((480, 640), (640, 640)),

@@ -10,8 +10,8 @@ from spinenet_tf.export.tflite import convert_to_tflite
 from spinenet_tf.testing import (
     TINY_SIZE as SIZE, images_of_sizes, randomize_batch_norm, run_tflite, tiny_detector)
 
-pytest.importorskip("mediapipe.tasks.python.vision")
-pytest.importorskip("ai_edge_litert.interpreter")
+import mediapipe.tasks.python.vision  # noqa: F401
+import ai_edge_litert.interpreter  # noqa: F401
 
 LABELS = ["circle", "square", "triangle"]
 

@@ -33,8 +33,9 @@ def directory_size(path):
 def detector():
     # Fresh batch-norm statistics: random ones make many exactly tied scores,
     # whose order NMS leaves arbitrary. tests/quantization/test_inference_model.py
-    # checks the folding itself with random statistics.
-    return tiny_detector(seed=3)
+    # checks the folding itself with random statistics. The variant's own
+    # blocks: the short backbone's bfloat16 scores are nearly all tied.
+    return tiny_detector(seed=3, short=False)
 
 
 def served_rows(signature, image):

@@ -6,7 +6,6 @@ import json
 
 import keras
 import numpy as np
-import pytest
 import tensorflow as tf
 import yaml
 
@@ -126,7 +125,7 @@ def test_classification_serves_its_evaluation_geometry(tmp_path):
 def test_classification_geometry_is_the_references():
     """Evaluation: the reference's centre crop (0.875 of the short side) and
     resize; training: a crop inside the image, deterministic per seed."""
-    preprocess_ops = pytest.importorskip("official.vision.ops.preprocess_ops")
+    from official.vision.ops import preprocess_ops
     preprocessor = spinenet_tf.ImagePreprocessor((64, 64), center_crop_fraction=0.875)
     for image in pictures(2):
         ours, info = preprocessor.geometry(tf.constant(image))

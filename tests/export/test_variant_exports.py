@@ -7,17 +7,16 @@ SpineNet-49S's plain-conv 4 x 128 head converts to an fp32 TFLite within
 an int8 file that runs on XNNPACK. Both at 128 px."""
 
 import numpy as np
-import pytest
 
 from spinenet_tf.export import convert_to_tflite
 from spinenet_tf.testing import (
     TINY_SIZE as SIZE, images_of_sizes, run_on_xnnpack, run_tflite, tiny_detector)
 
-pytest.importorskip("ai_edge_litert.interpreter")
+import ai_edge_litert.interpreter  # noqa: F401
 
 
 def test_spinenet_49s_head_converts_to_fp32_tflite_within_1e_3():
-    model = tiny_detector("spinenet-49s", head_num_convs=None)
+    model = tiny_detector("spinenet-49s", head_num_convs=None, short=False)
     image = images_of_sizes([(SIZE, SIZE)], seed=7)[0]
     outputs, _ = run_tflite(convert_to_tflite(model, post_processing=False), image)
     raw = model.tflite_outputs(model.preprocessor.normalize(image[None]),
@@ -27,7 +26,7 @@ def test_spinenet_49s_head_converts_to_fp32_tflite_within_1e_3():
 
 
 def test_mobile_49_int8_runs_on_xnnpack(tmp_path):
-    model = tiny_detector("spinenet-mobile-49", head_num_convs=None)
+    model = tiny_detector("spinenet-mobile-49", head_num_convs=None, short=False)
     image = images_of_sizes([(SIZE, SIZE)], seed=7)[0]
     int8 = convert_to_tflite(model, "int8", uint8_input=True,
                              representative_images=images_of_sizes([(SIZE, SIZE)] * 4))

@@ -12,7 +12,7 @@ from spinenet_tf.export.tflite_cli import calibration_images
 from spinenet_tf.layers import ImagePreprocessor
 from spinenet_tf.testing import TINY_SIZE as SIZE, images_of_sizes, run_tflite, tiny_detector
 
-pytest.importorskip("ai_edge_litert.interpreter")
+import ai_edge_litert.interpreter  # noqa: F401
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ def test_the_form_is_folded_with_fake_quantized_convs_and_activations(float_and_
     folded = inference_model(model)
     assert not layers_of(qat, BatchNormalization)
     convs = [type(layer) for layer in layers_of(folded, keras.layers.Conv2D)]
-    assert len(layers_of(qat, (QuantizedConv2D, QuantizedDepthwiseConv2D))) >= len(convs) > 50
+    assert len(layers_of(qat, (QuantizedConv2D, QuantizedDepthwiseConv2D))) >= len(convs) > 40
     quantizers = layers_of(qat, ActivationQuantizer)
     assert len(quantizers) > 100
     # Before training only the kernels are rounded: close to the float model.
@@ -101,7 +101,7 @@ def test_activation_quantizer_learns_its_range_from_the_batches():
 
 
 def test_int8_file_takes_the_learned_ranges(float_and_qat):
-    pytest.importorskip("ai_edge_litert.interpreter")
+    import ai_edge_litert.interpreter  # noqa: F401
     from tensorflow.lite.tools import flatbuffer_utils
 
     from spinenet_tf.export.tflite import convert_to_tflite

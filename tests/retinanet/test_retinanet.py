@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from spinenet_tf.testing import assert_config_round_trip
+from spinenet_tf.testing import SHORT_MOBILE_BLOCK_SPECS as SHORT, assert_config_round_trip
 from spinenet_tf import RetinaNet, SpineNet, SpineNetClassifier, SpineNetMobile
 from spinenet_tf.classifier import SparseCategoricalCrossentropyWithSmoothing
 
@@ -14,7 +14,7 @@ SIZE = 128
 
 
 def tiny_retinanet(num_classes=4, **kwargs):
-    backbone = SpineNetMobile("49XS", input_shape=(SIZE, SIZE, 3))
+    backbone = SpineNetMobile("49XS", input_shape=(SIZE, SIZE, 3), block_specs=SHORT)
     return RetinaNet(backbone, num_classes, head_num_convs=2, head_num_filters=16,
                      use_separable_conv=True, **kwargs)
 
@@ -141,7 +141,8 @@ def test_named_configurations_follow_the_recipes():
 
 
 def test_classifier_pools_the_coarsest_level_and_trains():
-    backbone = SpineNetMobile("49XS", input_shape=(64 * 2, 128, 3), max_level=6)
+    backbone = SpineNetMobile("49XS", input_shape=(64 * 2, 128, 3), max_level=6,
+                              block_specs=SHORT)
     model = SpineNetClassifier(backbone, 3, dropout_rate=0.2, label_smoothing=0.1)
     assert model.pooled_level == "P6"
     assert tuple(model.output.shape) == (None, 3)
@@ -175,7 +176,8 @@ def test_classifier_rejects_bad_arguments():
 
 def test_task_models_serialise_their_mixed_precision_policy(tmp_path):
     def backbone(policy):
-        return SpineNetMobile("49XS", input_shape=(SIZE, SIZE, 3), dtype=policy)
+        return SpineNetMobile("49XS", input_shape=(SIZE, SIZE, 3), dtype=policy,
+                              block_specs=SHORT)
 
     models = {"mixed_bfloat16": RetinaNet(backbone("mixed_bfloat16"), 4, head_num_convs=1,
                                           head_num_filters=8, use_separable_conv=True,
@@ -205,7 +207,8 @@ def test_bfloat16_mixed_precision_training_follows_float32():
     bfloat16 rounding of float32's from the same weights, and SGD steps
     that lower it as float32's do, to within 3%."""
     def build(policy):
-        backbone = SpineNetMobile("49XS", input_shape=(SIZE, SIZE, 3), dtype=policy)
+        backbone = SpineNetMobile("49XS", input_shape=(SIZE, SIZE, 3), dtype=policy,
+                                  block_specs=SHORT)
         model = RetinaNet(backbone, 4, head_num_convs=1, head_num_filters=16,
                           use_separable_conv=True, dtype=policy)
         model.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=False)

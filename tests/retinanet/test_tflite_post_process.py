@@ -3,7 +3,6 @@
 batched TensorFlow path (`DetectionDecoder`) detects."""
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from spinenet_tf.retinanet import (
@@ -13,7 +12,7 @@ from spinenet_tf.retinanet import (
     tflite_detection_post_process,
 )
 
-litert = pytest.importorskip("ai_edge_litert.interpreter")
+from ai_edge_litert import interpreter as litert
 
 
 def test_converts_to_the_custom_op_and_matches_the_batched_path(tmp_path):

@@ -122,39 +122,57 @@ def test_pareto_plot_and_table_mark_the_references(tmp_path):
     assert "scale_decreased#1" in lines[2] and lines[3].split()[0] == "2"
 
 
+# Six blocks to permute, one per level L2-L7: a trial traces a third of the
+# default space's graph.
+SHORT_BASE_SPEC = """\
+- [2, bottleneck, [0, 1], false]
+- [3, bottleneck, [0, 2], true]
+- [4, residual, [2, 3], true]
+- [5, bottleneck, [3, 4], true]
+- [6, residual, [4, 5], true]
+- [7, bottleneck, [5, 6], true]
+"""
+
+
 def _search_command(folder):
+    base = os.path.join(os.path.dirname(folder), "base_spec.yaml")
+    with open(base, "w") as f:
+        f.write(SHORT_BASE_SPEC)
     return [sys.executable, "-m", "spinenet_tf.cli.search", "--output_dir", folder,
-            "--trials", "3", "--population", "2", "--sample_size", "2", "--seed", "7",
+            "--base_spec", base,
+            "--trials", "2", "--population", "1", "--sample_size", "1", "--seed", "7",
             "--references=", "--synthetic_train", "8", "--synthetic_val", "2",
-            "--train_steps", "1", "--batch_size", "2", "--gmacs_tolerance", "0.5"]
+            "--train_steps", "1", "--batch_size", "2", "--gmacs_tolerance", "0.5",
+            "--head_num_convs", "1", "--head_num_filters", "16"]
 
 
-def test_search_killed_after_two_trials_resumes_to_three(tmp_path):
-    """SIGKILL once two trials are on record; the rerun keeps them and adds
-    the third; its best spec builds a model that trains a step."""
+def test_search_killed_after_a_trial_resumes_to_two(tmp_path):
+    """SIGKILL once a trial is on record; the rerun keeps it and adds the
+    second, a mutation of the first (population 1); its best spec builds a
+    model that trains a step."""
     folder = str(tmp_path / "search")
     log = os.path.join(folder, "trials.jsonl")
     process = subprocess.Popen(_search_command(folder), cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 600
     while time.time() < deadline and process.poll() is None:
-        if os.path.exists(log) and open(log).read().count("\n") >= 2:
+        if os.path.exists(log) and open(log).read().count("\n") >= 1:
             break
         time.sleep(0.5)
     assert process.poll() is None, process.communicate()[0][-3000:]
     process.send_signal(signal.SIGKILL)
     process.wait()
     first = [json.loads(line) for line in open(log)]
-    assert len(first) == 2
+    assert len(first) == 1
 
     result = subprocess.run(_search_command(folder), cwd=ROOT, capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     trials = [json.loads(line) for line in open(log)]
-    assert trials[:2] == first and len(trials) == 3
-    assert [t["parent"] for t in trials] == [None, None, trials[2]["parent"]]
-    assert trials[2]["parent"] in (0, 1)  # population 2: the third is a mutation
-    assert "2 trials on record" in result.stdout and "retracing" not in result.stderr
+    assert trials[:1] == first and len(trials) == 2
+    assert [t["parent"] for t in trials] == [None, 0]  # the second is a mutation
+    assert trials[1]["spec"] != trials[0]["spec"]
+    assert "1 trial on record" in result.stdout and "retracing" not in result.stderr
     assert os.path.getsize(os.path.join(folder, "pareto.png")) > 10_000
 
     # The best spec, as a train config's model.block_specs, trains a step.

@@ -44,8 +44,8 @@ def test_overrides_apply_and_typos_are_errors(tmp_path):
 
 
 def test_schedule_equals_model_garden_linear_warmup_stepwise():
-    tf_keras = pytest.importorskip("tf_keras")
-    lr_schedule = pytest.importorskip("official.modeling.optimization.lr_schedule")
+    import tf_keras
+    from official.modeling.optimization import lr_schedule
     boundaries, values = [300, 450], [0.32, 0.032, 0.0032]
     reference = lr_schedule.LinearWarmup(
         tf_keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values),

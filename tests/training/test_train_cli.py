@@ -2,9 +2,11 @@
 MirroredStrategy on two logical CPUs, two MultiWorkerMirroredStrategy
 workers on 127.0.0.1."""
 
+import glob
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,14 +15,19 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from spinenet_tf.testing import (
     ROOT, TRAINED_EVERY, TRAINED_STEPS, final_weights as weights, run_command as run,
     train_command)
 
 
-def test_sigkilled_run_resumes_to_bit_identical_weights(synthetic_data, trained_run,
-                                                        tmp_path):
+def test_sigkilled_run_resumes_past_a_truncated_checkpoint_to_bit_identical_weights(
+        synthetic_data, trained_run, tmp_path):
+    """SIGKILL at a seeded time; then a newer checkpoint cut short (as a
+    full disk or a killed copy leaves one) is put beside the real ones. The
+    rerun names it, sets it aside, resumes from the newest that reads and
+    ends with the weights of the uninterrupted run."""
     steps, every = TRAINED_STEPS, TRAINED_EVERY
     straight = trained_run  # the uninterrupted run
 
@@ -39,7 +46,19 @@ def test_sigkilled_run_resumes_to_bit_identical_weights(synthetic_data, trained_
     assert process.poll() is None, "the run ended before it could be killed"
     process.send_signal(signal.SIGKILL)
     process.wait()
-    run(command)
+    newest = tf.train.latest_checkpoint(checkpoints)
+    step = int(newest.rsplit("-", 1)[1])
+    truncated = os.path.join(checkpoints, f"ckpt-{step + every}")
+    for source in glob.glob(newest + ".*"):
+        shutil.copy(source, truncated + source[len(newest):])
+    data = glob.glob(truncated + ".data-*")[0]
+    with open(data, "r+b") as f:
+        f.truncate(os.path.getsize(data) // 2)
+    result = run(command)
+    assert f"Skipped checkpoint {truncated}: Checkpoint {truncated} cannot be read" in (
+        result.stdout), result.stdout
+    assert f"Resumed from {newest} (the newest that reads" in result.stdout, result.stdout
+    assert os.path.exists(data + ".unreadable")
 
     expected, received = weights(straight), weights(resumed)
     assert expected.keys() == received.keys() and len(expected) > 100
