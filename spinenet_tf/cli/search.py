@@ -272,8 +272,9 @@ def main(argv):
     folder = os.path.abspath(OUTPUT_DIR.value)
     os.makedirs(folder, exist_ok=True)
     search = _set_up(folder)
+    count = len(search.log.trials)
     print(f"Search ({MODE.value}, {search.space.name} space) in {folder}: budget "
-          f"{search.budget.describe()}; {len(search.log.trials)} trial{'s' if len(search.log.trials) != 1 else ''} on record.",
+          f"{search.budget.describe()}; {count} trial{'s' if count != 1 else ''} on record.",
           flush=True)
     _train_references(search)
     _train_candidates(search)

@@ -29,7 +29,7 @@ import yaml
 from absl import logging
 
 from spinenet_tf import visualization
-from spinenet_tf.atomic_files import save_keras_model
+from spinenet_tf.atomic_files import save_keras_model, write_bytes
 from spinenet_tf.training import checkpoints
 from spinenet_tf.config import config_to_dict
 from spinenet_tf.hardware import auto_mixed_precision
@@ -107,8 +107,8 @@ class Trainer:
                 f"Checkpoint step {self.initial_step} is not a multiple of "
                 f"trainer.checkpoint_every={trainer.checkpoint_every}; resume with "
                 "the checkpoint_every it was written with.")
-        with open(os.path.join(self.write_dir, checkpoints.CONFIG_FILE), "w") as f:
-            yaml.safe_dump(config_to_dict(config), f, sort_keys=False)
+        write_bytes(os.path.join(self.write_dir, checkpoints.CONFIG_FILE), yaml.safe_dump(
+            config_to_dict(config), sort_keys=False).encode())
         save_keras_model(self.model, os.path.join(self.write_dir, checkpoints.MODEL_FILE))
 
     def _resume(self):
@@ -159,6 +159,9 @@ class Trainer:
 
     # --- the run -------------------------------------------------------
 
+    def _write_log(self, log):
+        write_bytes(self.log_path, json.dumps(log, indent=1).encode())
+
     def _read_log(self):
         if os.path.exists(self.log_path):
             with open(self.log_path) as f:
@@ -188,21 +191,25 @@ class Trainer:
         class Checkpointing(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
                 step = (epoch + 1) * per_epoch
-                outer.writer.save(step)
                 entry = {"step": step, **{k: float(v) for k, v in (logs or {}).items()}}
                 entry["learning_rate"] = float(
                     keras.ops.convert_to_numpy(outer.optimizer.learning_rate))
+                log.append(entry)
+                with learning_rate_writer.as_default():
+                    tf.summary.scalar("learning_rate", entry["learning_rate"], step=step)
+                # The log entry first, then the checkpoint: a run killed in
+                # between resumes from the previous checkpoint and drops the
+                # entry; the other order would lose the entry of a
+                # checkpoint that exists.
+                outer._write_log(log)
+                outer.writer.save(step)
                 # Every worker evaluates: under MultiWorkerMirroredStrategy
                 # reading variables outside a replica is a collective.
                 if trainer.eval_every and step % trainer.eval_every == 0:
                     evaluation.update(outer.evaluate(step))
                     entry.update({k: v for k, v in evaluation.items()
                                   if isinstance(v, float)})
-                log.append(entry)
-                with learning_rate_writer.as_default():
-                    tf.summary.scalar("learning_rate", entry["learning_rate"], step=step)
-                with open(outer.log_path, "w") as f:
-                    json.dump(log, f, indent=1)
+                    outer._write_log(log)
 
         callbacks = [Checkpointing(), keras.callbacks.TensorBoard(
             os.path.join(self.write_dir, "logs"), update_freq="epoch")]
@@ -220,11 +227,10 @@ class Trainer:
             log = self._read_log()
             if log and log[-1]["step"] == final_step:  # for curves.png
                 log[-1].update({k: v for k, v in evaluation.items() if isinstance(v, float)})
-                with open(self.log_path, "w") as f:
-                    json.dump(log, f, indent=1)
+                self._write_log(log)
         results.update(evaluation)
-        with open(os.path.join(self.write_dir, "metrics.json"), "w") as f:
-            json.dump(results, f, indent=2)
+        write_bytes(os.path.join(self.write_dir, "metrics.json"),
+                    json.dumps(results, indent=2).encode())
         save_keras_model(self.model, os.path.join(self.write_dir, checkpoints.MODEL_FILE))
         visualization.plot_training_curves(
             self._read_log(), os.path.join(self.write_dir, "curves.png"),

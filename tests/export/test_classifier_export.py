@@ -8,6 +8,7 @@ import tensorflow as tf
 
 import spinenet_tf
 from spinenet_tf.export import convert_to_tflite, export_saved_model
+from spinenet_tf.testing import SHORT_MOBILE_BLOCK_SPECS
 
 SIZE = 128
 
@@ -15,7 +16,8 @@ SIZE = 128
 @pytest.fixture(scope="module")
 def classifier():
     keras.utils.set_random_seed(3)
-    backbone = spinenet_tf.SpineNetMobile("49XS", input_shape=(SIZE, SIZE, 3))
+    backbone = spinenet_tf.SpineNetMobile("49XS", input_shape=(SIZE, SIZE, 3),
+                                          block_specs=SHORT_MOBILE_BLOCK_SPECS)
     return spinenet_tf.SpineNetClassifier(backbone, num_classes=5)
 
 

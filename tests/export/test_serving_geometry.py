@@ -15,7 +15,7 @@ from spinenet_tf.data.coco import load_coco
 from spinenet_tf.data.detection_input import DetectionInput, examples_from_coco
 from spinenet_tf.export import ServingModule, export_saved_model
 from spinenet_tf.tasks import ClassificationTask
-from spinenet_tf.testing import tiny_detector
+from spinenet_tf.testing import SHORT_MOBILE_BLOCK_SPECS, tiny_detector
 
 SIGNATURES = ("serving_default", "serve_image_tensor", "serve_encoded_image",
               "serve_tf_example")
@@ -97,6 +97,7 @@ def classification_task(folder, size):
     path = folder.parent / "classifier.yaml"
     path.write_text(yaml.safe_dump({
         "model": {"type": "classifier", "backbone": "spinenet-mobile-49xs",
+                  "block_specs": SHORT_MOBILE_BLOCK_SPECS,
                   "image_size": [size, size], "num_classes": 2},
         "train_data": data, "eval_data": data}))
     return ClassificationTask(load_config(str(path)))

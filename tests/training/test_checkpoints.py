@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from spinenet_tf import RetinaNet, SpineNet, SpineNetClassifier, SpineNetMobile
+from spinenet_tf.testing import SHORT_MOBILE_BLOCK_SPECS as SHORT
 from spinenet_tf.training.checkpoints import (
     CheckpointMismatchError, load_model_dir, optimizer_variables_by_path,
     restore_checkpoint, training_checkpoint, variables_by_path)
@@ -15,7 +16,7 @@ from spinenet_tf.training.checkpoints import (
 
 def tiny_retinanet(num_filters=8):
     return RetinaNet(SpineNetMobile("49XS", input_shape=(128, 128, 3),
-                                    init_stochastic_depth_rate=0.2), 4,
+                                    init_stochastic_depth_rate=0.2, block_specs=SHORT), 4,
                      head_num_convs=2, head_num_filters=num_filters,
                      use_separable_conv=True)
 
@@ -95,11 +96,11 @@ def test_a_checkpoint_restores_into_variables_created_in_another_order(tmp_path)
 
 def test_a_checkpoint_of_another_architecture_names_the_mismatch(tmp_path):
     path = training_checkpoint(tiny_retinanet(num_filters=8)).write(str(tmp_path / "ckpt"))
-    other = RetinaNet(SpineNetMobile("49XS", input_shape=(128, 128, 3)), 4,
+    other = RetinaNet(SpineNetMobile("49XS", input_shape=(128, 128, 3), block_specs=SHORT), 4,
                       head_num_convs=2, head_num_filters=16, use_separable_conv=True)
     with pytest.raises(CheckpointMismatchError, match=r"of another shape \('head/"):
         restore_checkpoint(path, other)
-    deeper = RetinaNet(SpineNetMobile("49XS", input_shape=(128, 128, 3)), 4,
+    deeper = RetinaNet(SpineNetMobile("49XS", input_shape=(128, 128, 3), block_specs=SHORT), 4,
                        head_num_convs=3, head_num_filters=8, use_separable_conv=True)
     with pytest.raises(CheckpointMismatchError, match=r"missing from it \('head/"):
         restore_checkpoint(path, deeper)

@@ -18,8 +18,8 @@ import pytest
 import tensorflow as tf
 
 from spinenet_tf.testing import (
-    ROOT, TRAINED_EVERY, TRAINED_STEPS, final_weights as weights, run_command as run,
-    train_command)
+    ROOT, SHORT_MOBILE_BLOCK_SPECS, TRAINED_EVERY, TRAINED_STEPS, final_weights as weights,
+    run_command as run, train_command)
 
 
 def test_sigkilled_run_resumes_past_a_truncated_checkpoint_to_bit_identical_weights(
@@ -129,6 +129,7 @@ def test_classifier_trains_on_an_image_folder_and_reports_its_accuracy(tmp_path)
                "--model_dir", model_dir, "--verbose", "0"]
     # 8 logits for 3 folders: top-5 is not trivially 1.
     for override in ("model.backbone=spinenet-mobile-49xs", "model.image_size=[128,128]",
+                     f"model.block_specs={json.dumps(SHORT_MOBILE_BLOCK_SPECS)}",
                      "model.num_classes=8", "model.use_sync_bn=false",
                      f"train_data.image_dir={tmp_path / 'images'}",
                      f"eval_data.image_dir={tmp_path / 'images'}",
