@@ -243,7 +243,7 @@ def _listing(paths, limit=5):
     return ", ".join(repr(p) for p in paths[:limit]) + more
 
 
-def restore_checkpoint(checkpoint_path, model, optimizer=None):
+def restore_checkpoint(checkpoint_path, model, optimizer=None, verify=True):
     """Restores `model` (and `optimizer`) from a path-keyed checkpoint.
 
     Every variable must be in the checkpoint with its shape, and (for the
@@ -252,9 +252,11 @@ def restore_checkpoint(checkpoint_path, model, optimizer=None):
     spinenet_tf 0.1 (variables listed by position) is refused with the
     reason: restoring by position silently swaps same-shaped variables
     when their order changes. A checkpoint that cannot be read whole is a
-    `CheckpointReadError` (`verify_checkpoint`).
+    `CheckpointReadError` (`verify_checkpoint`; `verify=False` for one the
+    caller has just verified).
     """
-    verify_checkpoint(checkpoint_path)
+    if verify:
+        verify_checkpoint(checkpoint_path)
     stored = dict(tf.train.list_variables(checkpoint_path))
     if any(_POSITIONAL_KEY.match(name) for name in stored):
         raise CheckpointMismatchError(

@@ -126,7 +126,8 @@ class Trainer:
             tf.compat.v1.train.update_checkpoint_state(
                 folder, kept[-1], all_model_checkpoint_paths=kept)
         if latest:
-            checkpoints.restore_checkpoint(latest, self.model, self.optimizer)
+            # find_restorable_checkpoint has read it whole already.
+            checkpoints.restore_checkpoint(latest, self.model, self.optimizer, verify=False)
             print(f"Resumed from {latest}"
                   + (f" (the newest that reads; {len(skipped)} newer set aside as "
                      "*.unreadable)" if skipped else ""), flush=True)
