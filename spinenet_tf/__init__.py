@@ -16,7 +16,7 @@ from spinenet_tf.quantization.inference_form import inference_model, quantizatio
 from spinenet_tf.classifier.spinenet_classifier import SpineNetClassifier
 from spinenet_tf.retinanet.retinanet import RetinaNet
 
-__version__ = "0.8.0"
+__version__ = "0.9.0"
 
 __all__ = [
     "ImagePreprocessor",

@@ -67,14 +67,20 @@ class ModelConfig:
     # block_fn, [offset0, offset1], is_output] (spinenet_tf/backbones/
     # block_specs.py; `spinenet-search` writes them).
     block_specs: typing.Optional[typing.List[typing.Any]] = None
+    # "model_garden" (tf-models-official's network) or "tpu" (the TPU model
+    # zoo's: fixed padding; SpineNet: one pool per down-sampling, 15 block
+    # specs; Mobile: swish / sigmoid squeeze-excitation; anchors in aspect
+    # order 1, 2, 0.5 unless aspect_ratios is set): what
+    # `spinenet-pretrained convert` writes for a model-zoo checkpoint.
+    flavor: str = "model_garden"
     # RetinaNet (null: the recipe of the backbone variant).
     head_num_convs: typing.Optional[int] = bounded(None, at_least=0)
     head_num_filters: typing.Optional[int] = bounded(None, at_least=1)
     use_separable_conv: typing.Optional[bool] = None
     anchor_size: typing.Optional[float] = bounded(None, above=0.0)
     num_scales: int = bounded(3, at_least=1)
-    aspect_ratios: typing.List[float] = dataclasses.field(
-        default_factory=lambda: [0.5, 1.0, 2.0])
+    # null: the flavor's order ([0.5, 1.0, 2.0]; "tpu": [1.0, 2.0, 0.5]).
+    aspect_ratios: typing.Optional[typing.List[float]] = None
     # A train.py folder whose latest checkpoint initialises the model (the
     # same architecture), e.g. the trained float model to fine-tune.
     init_from: typing.Optional[str] = None
@@ -85,6 +91,9 @@ class ModelConfig:
     # Classifier.
     dropout_rate: float = bounded(0.0, at_least=0.0, at_most=1.0)
     label_smoothing: float = bounded(0.0, at_least=0.0, at_most=1.0)
+    # "top" (pool the coarsest level) or "all" (the mean of every level, as
+    # the TPU model zoo's classifiers).
+    aggregation: str = "top"
 
 
 @dataclasses.dataclass
@@ -337,6 +346,11 @@ def validate(config, where="config"):
     if model.type not in ("retinanet", "classifier"):
         raise ConfigError(f"{where}: model.type must be 'retinanet' or "
                           f"'classifier'; received {model.type!r}.")
+    for key, allowed in (("flavor", ("model_garden", "tpu")),
+                         ("aggregation", ("top", "all"))):
+        if getattr(model, key) not in allowed:
+            raise ConfigError(f"{where}: model.{key} must be one of {list(allowed)}; "
+                              f"received {getattr(model, key)!r}.")
     if model.block_specs is not None:
         from spinenet_tf.backbones import block_specs as specs_lib
 

@@ -20,6 +20,23 @@ class TaskModel(keras.Model):
     # The task's image geometry (`ImagePreprocessor`): None letterboxes
     # (detection); a fraction centre-crops (classification).
     center_crop_fraction = None
+    # The catalog family (`spinenet_tf.pretrained`) whose checkpoints fit.
+    pretrained_family = None
+
+    @classmethod
+    def from_preset(cls, preset, path=None, image_size=None):
+        """A published checkpoint of this family, weights loaded: keras-hub's
+        convention over `spinenet_tf.pretrained.load_pretrained` (`preset` a
+        catalog name, e.g. "retinanet-spinenet-49"; `path` a local archive,
+        folder or prefix instead of the download)."""
+        from spinenet_tf.pretrained import get_entry, load_pretrained
+
+        entry = get_entry(preset)
+        if entry.family != cls.pretrained_family:
+            raise ValueError(
+                f"{entry.name} is a {entry.family} checkpoint; {cls.__name__} "
+                f"loads the {cls.pretrained_family} entries.")
+        return load_pretrained(entry, path=path, image_size=image_size)
 
     @classmethod
     def task_inputs(cls, backbone, preprocessor, dtype):

@@ -33,6 +33,10 @@ SPINENET_BLOCK_SPECS = (
     (2, "bottleneck", (2, 13), True),
 )
 
+# SpineNet as tensorflow/tpu's model zoo builds it: the fifteen blocks
+# without tf-models-official's L2 output.
+MODEL_ZOO_SPINENET_BLOCK_SPECS = SPINENET_BLOCK_SPECS[:15]
+
 # SpineNet-Mobile (Du et al. 2020b): every block is an MBConv. Map 0 is the
 # L1 stem block, map 1 the L2 stem block.
 SPINENET_MOBILE_BLOCK_SPECS = tuple(

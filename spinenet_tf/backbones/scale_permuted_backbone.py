@@ -62,6 +62,7 @@ class ScalePermutedBackbone(FoldsBatchNorm, keras.Model):
         kernel_initializer="VarianceScaling",
         kernel_regularizer=None,
         form=None,
+        conv_padding="same",
         output_dtype=None,
         dtype=None,
         name=None,
@@ -94,7 +95,7 @@ class ScalePermutedBackbone(FoldsBatchNorm, keras.Model):
         factory = ConvNormFactory(
             check_activation(activation, self.activations), kernel_initializer,
             kernel_regularizer, use_sync_bn, norm_momentum, norm_epsilon,
-            form=form, dtype=policy,
+            form=form, conv_padding=conv_padding, dtype=policy,
         )
         scale = scaling["filter_size_scale"]
         arch = types.SimpleNamespace(

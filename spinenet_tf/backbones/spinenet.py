@@ -62,6 +62,11 @@ class SpineNet(ScalePermutedBackbone):
         use_sync_bn: synchronise batch norm across replicas.
         norm_momentum, norm_epsilon: batch-norm settings.
         kernel_initializer, kernel_regularizer: for all conv kernels.
+        downsampling: how a cross-scale connection pools after its
+            strided conv: "chained_pools" (Model Garden, the default) or
+            "single_pool" (the TPU model zoo; see `CrossScaleResampling`).
+        conv_padding: "same" (Model Garden, the default) or "fixed" (the TPU
+            model zoo's symmetric padding of strided convs).
         form: "trainable", "folded" (the inference form: convs with
             biases, no batch norms) or "quantization_aware" (a `LayerForm`);
             `spinenet_tf.inference_model` makes a folded copy of a trained
@@ -78,6 +83,7 @@ class SpineNet(ScalePermutedBackbone):
     block_fns = specs_lib.SPINENET_BLOCK_FNS
     filter_size_map = FILTER_SIZE_MAP
     default_name = "spinenet"
+    option_defaults = {"downsampling": "chained_pools"}
 
     def _block_group(self, arch, x, block_fn, filters, prefix, drop_rate):
         block_class = BLOCK_CLASSES[block_fn]
@@ -117,6 +123,7 @@ class SpineNet(ScalePermutedBackbone):
             filters=int(parent_width * arch.scaling["resample_alpha"]),
             output_filters=target,
             level_change=spec.level - parent_level,
+            downsampling=arch.options["downsampling"],
             name=f"block{index + 1}_resample{input_index}",
             **arch.factory.layer_kwargs(),
         )(feature)

@@ -49,6 +49,11 @@ class SpineNetMobile(ScalePermutedBackbone):
         endpoints_num_filters, filter_size_scale, block_repeats: override the
             scaling of `model_id`.
         se_ratio, expand_ratio: MBConv settings (0.2 and 6 in the paper).
+        se_inner_activation, se_gating_activation: the squeeze-excitation's
+            activations: "relu" and "hard_sigmoid" (Model Garden, the
+            default) or "swish" and "sigmoid" (the TPU model zoo).
+        conv_padding: "same" (Model Garden, the default) or "fixed" (the TPU
+            model zoo's symmetric padding of strided convs).
         activation: "relu", "swish" or "hard_swish".
         init_stochastic_depth_rate: see `SpineNet`.
         use_sync_bn, norm_momentum, norm_epsilon: batch-norm settings.
@@ -70,7 +75,9 @@ class SpineNetMobile(ScalePermutedBackbone):
     filter_size_map = FILTER_SIZE_MAP
     spec_levels = [level for level in FILTER_SIZE_MAP if level >= 1]
     activations = ("relu", "swish", "hard_swish")
-    option_defaults = {"se_ratio": 0.2, "expand_ratio": 6}
+    option_defaults = {"se_ratio": 0.2, "expand_ratio": 6,
+                       "se_inner_activation": "relu",
+                       "se_gating_activation": "hard_sigmoid"}
     default_name = "spinenet_mobile"
 
     def _block_group(self, arch, x, in_filters, out_filters, strides, prefix,
@@ -82,6 +89,8 @@ class SpineNetMobile(ScalePermutedBackbone):
                 strides=strides if r == 0 else 1,
                 expand_ratio=arch.options["expand_ratio"],
                 se_ratio=arch.options["se_ratio"],
+                se_inner_activation=arch.options["se_inner_activation"],
+                se_gating_activation=arch.options["se_gating_activation"],
                 stochastic_depth_rate=drop_rate,
                 name=f"{prefix}_mbconv{r + 1}",
                 **arch.factory.layer_kwargs(),

@@ -2,8 +2,30 @@
 
 import dataclasses
 
+from spinenet_tf.backbones.block_specs import MODEL_ZOO_SPINENET_BLOCK_SPECS
 from spinenet_tf.backbones.spinenet import SpineNet
 from spinenet_tf.backbones.spinenet_mobile import SpineNetMobile
+
+# The two codes SpineNet was published with. "model_garden" (tf-models-
+# official, the default) and "tpu" (tensorflow/tpu's model zoo, whose TF1
+# checkpoints need its conventions): fixed padding of strided convs; for
+# SpineNet one max-pool per cross-scale down-sampling and fifteen block
+# specs; for SpineNet-Mobile a swish / sigmoid squeeze-excitation.
+FLAVORS = ("model_garden", "tpu")
+TPU_SPINENET_OPTIONS = dict(conv_padding="fixed", downsampling="single_pool",
+                            block_specs=MODEL_ZOO_SPINENET_BLOCK_SPECS)
+TPU_SPINENET_MOBILE_OPTIONS = dict(conv_padding="fixed", se_inner_activation="swish",
+                                   se_gating_activation="sigmoid")
+
+
+def flavor_options(builder, flavor):
+    """The backbone arguments of `flavor` for `builder` (SpineNet, ...)."""
+    if flavor not in FLAVORS:
+        raise ValueError(f"`flavor` must be one of {list(FLAVORS)}; received {flavor!r}.")
+    if flavor == "model_garden":
+        return {}
+    return dict(TPU_SPINENET_OPTIONS if builder is SpineNet
+                else TPU_SPINENET_MOBILE_OPTIONS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,9 +51,12 @@ class Variant:
     reference_params: int
     published_params: float = None
 
-    def build(self, image_size=None, **kwargs):
+    def build(self, image_size=None, flavor="model_garden", **kwargs):
+        """The backbone at `image_size` (default: the paper's), in `flavor`
+        ("model_garden" or "tpu"); `kwargs` go to the builder."""
         size = image_size or self.paper_image_size
-        return self.builder(self.model_id, input_shape=(size, size, 3), **kwargs)
+        options = {**flavor_options(self.builder, flavor), **kwargs}
+        return self.builder(self.model_id, input_shape=(size, size, 3), **options)
 
 
 VARIANTS = {

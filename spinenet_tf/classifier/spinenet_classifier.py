@@ -8,6 +8,8 @@ from spinenet_tf.classifier.smoothed_crossentropy import (
     SparseCategoricalCrossentropyWithSmoothing)
 from spinenet_tf.task_model import TaskModel
 
+AGGREGATIONS = ("top", "all")
+
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
 class SpineNetClassifier(TaskModel):
@@ -20,6 +22,11 @@ class SpineNetClassifier(TaskModel):
     (`add_head_batch_norm`), then dropout and one dense layer with Keras'
     "random_uniform" initializer, as the reference. Outputs float32 logits
     whatever the compute dtype.
+
+    With `aggregation="all"` (the TPU model zoo's classifiers) it pools the
+    mean of every level instead: from the coarsest, each map is upsampled
+    2x (nearest) and added to the next finer one, and the sum is divided by
+    the number of levels.
 
     `compile(loss="auto")` uses cross-entropy on integer labels with the
     model's `label_smoothing` (the papers' ImageNet recipe uses 0.1).
@@ -34,6 +41,8 @@ class SpineNetClassifier(TaskModel):
         dropout_rate: dropout before the dense layer.
         label_smoothing: used by `compile(loss="auto")`.
         add_head_batch_norm: batch norm before pooling.
+        aggregation: "top" (pool the coarsest level, Model Garden) or "all"
+            (pool the mean of all levels, the TPU model zoo).
         kernel_regularizer: for the dense layer.
         preprocessor: an `ImagePreprocessor` (default: ImageNet statistics
             at the backbone's input size, the reference's classification
@@ -43,11 +52,12 @@ class SpineNetClassifier(TaskModel):
     """
 
     center_crop_fraction = CENTER_CROP_FRACTION
+    pretrained_family = "classifier"
 
     def __init__(self, backbone, num_classes, dropout_rate=0.0,
                  label_smoothing=0.0, add_head_batch_norm=False,
-                 kernel_regularizer=None, preprocessor=None, dtype=None,
-                 name="spinenet_classifier", **kwargs):
+                 kernel_regularizer=None, aggregation="top", preprocessor=None,
+                 dtype=None, name="spinenet_classifier", **kwargs):
         if int(num_classes) < 1:
             raise ValueError(f"`num_classes` must be >= 1; received {num_classes}.")
         if not 0.0 <= dropout_rate < 1.0:
@@ -60,13 +70,27 @@ class SpineNetClassifier(TaskModel):
             raise ValueError(
                 "The backbone must output a dict {'P3': ..., 'P7': ...}; "
                 f"received {outputs!r}.")
-        pooled_level = max(outputs, key=lambda key: int(str(key).lstrip("P")))
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"`aggregation` must be one of {list(AGGREGATIONS)}; "
+                             f"received {aggregation!r}.")
+        levels = sorted(outputs, key=lambda key: int(str(key).lstrip("P")))
+        pooled_level = levels[-1]
         input_shape, preprocessor, dtype = self.task_inputs(
             backbone, preprocessor, dtype)
 
         # === Functional Model ===
         images = keras.Input(shape=input_shape, name="images")
-        x = backbone(images)[pooled_level]
+        features = backbone(images)
+        x = features[pooled_level]
+        if aggregation == "all":
+            for level in reversed(levels[:-1]):
+                x = keras.layers.UpSampling2D(
+                    2, interpolation="nearest", dtype=dtype,
+                    name=f"aggregate_upsample_{level}")(x)
+                x = keras.layers.Add(dtype=dtype, name=f"aggregate_{level}")(
+                    [x, features[level]])
+            x = keras.layers.Rescaling(1.0 / len(levels), dtype=dtype,
+                                       name="aggregate_mean")(x)
         if add_head_batch_norm:
             factory = getattr(backbone, "factory", None)
             x = BatchNormalization(
@@ -90,6 +114,7 @@ class SpineNetClassifier(TaskModel):
         self.dropout_rate = dropout_rate
         self.label_smoothing = label_smoothing
         self.add_head_batch_norm = add_head_batch_norm
+        self.aggregation = aggregation
         self.pooled_level = pooled_level
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
@@ -124,4 +149,5 @@ class SpineNetClassifier(TaskModel):
             "dropout_rate": self.dropout_rate,
             "label_smoothing": self.label_smoothing,
             "add_head_batch_norm": self.add_head_batch_norm,
+            "aggregation": self.aggregation,
         }

@@ -5,8 +5,8 @@ import inspect
 import keras
 
 from spinenet_tf.layers.batch_normalization import BatchNormalization
-from spinenet_tf.quantization.fake_quantization import (
-    ActivationQuantizer, QuantizedConv2D, QuantizedDepthwiseConv2D)
+from spinenet_tf.layers.fixed_padding import check_conv_padding, conv_class
+from spinenet_tf.quantization.fake_quantization import ActivationQuantizer
 from spinenet_tf.quantization.layer_form import (
     FoldsBatchNorm, LayerForm, form_from_legacy_config)
 
@@ -45,6 +45,9 @@ class ConvNormFactory:
             weights) or "quantization_aware" (folded, with kernels
             fake-quantized per channel, and the conv outputs and activations
             fake-quantized to ranges learned in training).
+        conv_padding: "same" (Keras and Model Garden) or "fixed": strided
+            convs pad (k - 1) // 2 before and the rest after, as the TPU
+            model zoo's code does (see `fixed_padding.py`).
         dtype: dtype policy for the layers made.
 
     A batch norm normalises the output of the conv made just before it by
@@ -61,9 +64,11 @@ class ConvNormFactory:
         norm_momentum=0.99,
         norm_epsilon=1e-3,
         form=None,
+        conv_padding="same",
         dtype=None,
     ):
         self.form = LayerForm.get(form)
+        self.conv_padding = check_conv_padding(conv_padding)
         self.activation = check_activation(activation)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -80,13 +85,19 @@ class ConvNormFactory:
             keras.initializers.serialize(self.kernel_initializer)
         )
 
+    def _padding(self, strides):
+        """(fixed padding?, the Keras padding) of a conv with `strides`."""
+        fixed = self.conv_padding == "fixed" and strides != 1
+        return fixed, "valid" if fixed else "same"
+
     def conv(self, filters, kernel_size, strides=1, name=None, use_bias=False):
-        conv_class = QuantizedConv2D if self.form.fake_quantizes else keras.layers.Conv2D
-        self._last_conv = conv_class(
+        fixed, padding = self._padding(strides)
+        layer_class = conv_class(False, self.form.fake_quantizes, fixed)
+        self._last_conv = layer_class(
             filters,
             kernel_size,
             strides=strides,
-            padding="same",
+            padding=padding,
             use_bias=use_bias or self.form.folds_batch_norm,
             kernel_initializer=self.initializer(),
             kernel_regularizer=self.kernel_regularizer,
@@ -97,12 +108,12 @@ class ConvNormFactory:
 
     def depthwise_conv(self, kernel_size=3, strides=1, name=None):
         # Depthwise kernels are not regularized, as in the reference.
-        conv_class = (QuantizedDepthwiseConv2D if self.form.fake_quantizes
-                      else keras.layers.DepthwiseConv2D)
-        self._last_conv = conv_class(
+        fixed, padding = self._padding(strides)
+        layer_class = conv_class(True, self.form.fake_quantizes, fixed)
+        self._last_conv = layer_class(
             kernel_size,
             strides=strides,
-            padding="same",
+            padding=padding,
             use_bias=self.form.folds_batch_norm,
             depthwise_initializer=self.initializer(),
             dtype=self.dtype,
@@ -153,6 +164,7 @@ class ConvNormFactory:
             "norm_momentum": self.norm_momentum,
             "norm_epsilon": self.norm_epsilon,
             "form": self.form,
+            "conv_padding": self.conv_padding,
             "dtype": self.dtype,
         }
 
@@ -169,6 +181,7 @@ class ConvNormFactory:
             "norm_momentum": self.norm_momentum,
             "norm_epsilon": self.norm_epsilon,
             "form": self.form.name,
+            "conv_padding": self.conv_padding,
         }
 
 

@@ -4,6 +4,8 @@ import keras
 
 from spinenet_tf.layers.resampling import Resampling
 
+DOWNSAMPLINGS = ("chained_pools", "single_pool")
+
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
 class CrossScaleResampling(Resampling):
@@ -11,18 +13,30 @@ class CrossScaleResampling(Resampling):
 
     1x1 conv to `filters` (the parent width times alpha) -> BN -> act; then,
     to go `level_change` levels coarser, a 3x3 stride-2 conv -> BN -> act and
-    a 3x3 stride-2 max-pool for every further level, or, to go finer,
-    nearest-neighbour upsampling; then the 1x1 projection of `Resampling`.
+    max-pooling for the further levels, or, to go finer, nearest-neighbour
+    upsampling; then the 1x1 projection of `Resampling`.
+
+    The max-pooling after the strided conv is, with `downsampling`:
+    "chained_pools" (Model Garden): a 3x3 stride-2 pool for every further
+    level; "single_pool" (the TPU model zoo): one pool of stride
+    `2**(level_change - 1)`, size 3 for two levels down and 5 for more.
 
     Args:
         filters: width after the alpha narrowing.
         output_filters: width of the target block's input.
         level_change: target level minus parent level.
+        downsampling: "chained_pools" or "single_pool".
         **kwargs: `ConvNormLayer` and `keras.layers.Layer` arguments.
     """
 
-    def __init__(self, filters, output_filters, level_change, **kwargs):
+    def __init__(self, filters, output_filters, level_change,
+                 downsampling="chained_pools", **kwargs):
+        if downsampling not in DOWNSAMPLINGS:
+            raise ValueError(
+                f"`downsampling` must be one of {list(DOWNSAMPLINGS)}; "
+                f"received {downsampling!r}.")
         self.filters = filters
+        self.downsampling = downsampling
         super().__init__(output_filters, level_change, **kwargs)
 
     def build_downsampling(self):
@@ -33,11 +47,17 @@ class CrossScaleResampling(Resampling):
             self.downsample_conv = self.conv(self.filters, 3, 2, "downsample_conv")
             self.downsample_bn = self.batch_norm("downsample_bn")
             self.downsample_act = self.activation_layer("downsample_act")
-        self.pools = [
-            keras.layers.MaxPooling2D(3, 2, padding="same", dtype=self.dtype_policy,
-                                      name=f"downsample_pool{i + 1}")
-            for i in range(self.level_change - 1)
-        ]
+        if self.downsampling == "single_pool" and self.level_change > 1:
+            size = 3 if self.level_change == 2 else 5
+            self.pools = [keras.layers.MaxPooling2D(
+                size, 2 ** (self.level_change - 1), padding="same",
+                dtype=self.dtype_policy, name="downsample_pool")]
+        else:
+            self.pools = [
+                keras.layers.MaxPooling2D(3, 2, padding="same", dtype=self.dtype_policy,
+                                          name=f"downsample_pool{i + 1}")
+                for i in range(self.level_change - 1)
+            ]
 
     def downsample(self, inputs, training=None):
         x = self.reduce_act(self.reduce_bn(self.reduce_conv(inputs), training=training))
@@ -50,5 +70,5 @@ class CrossScaleResampling(Resampling):
 
     def get_config(self):
         config = super().get_config()
-        config["filters"] = self.filters
+        config.update({"filters": self.filters, "downsampling": self.downsampling})
         return config

@@ -13,7 +13,7 @@ class MBConvBlock(ConvNormLayer):
 
     The expansion is `in_filters * expand_ratio`; the squeeze-excitation
     reduces to `max(1, int(in_filters * se_ratio))` and gates with a hard
-    sigmoid. When input and output shapes match (same width, stride 1) the
+    sigmoid (by default). When input and output shapes match (same width, stride 1) the
     input is added back, after stochastic depth; there is no activation after
     the add (a linear bottleneck, Sandler et al. 2018).
 
@@ -25,6 +25,9 @@ class MBConvBlock(ConvNormLayer):
         se_ratio: squeeze-excitation ratio (None or 0 = no SE).
         kernel_size: depthwise kernel size.
         stochastic_depth_rate: drop rate of the residual branch (0 = off).
+        se_inner_activation, se_gating_activation: the squeeze-excitation's
+            activations ("relu" and "hard_sigmoid" in Model Garden; the TPU
+            model zoo uses "swish" and "sigmoid").
         **kwargs: `ConvNormLayer` and `keras.layers.Layer` arguments.
     """
 
@@ -37,9 +40,13 @@ class MBConvBlock(ConvNormLayer):
         se_ratio=0.2,
         kernel_size=3,
         stochastic_depth_rate=0.0,
+        se_inner_activation="relu",
+        se_gating_activation="hard_sigmoid",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.se_inner_activation = se_inner_activation
+        self.se_gating_activation = se_gating_activation
         self.in_filters = in_filters
         self.out_filters = out_filters
         self.strides = strides
@@ -61,6 +68,8 @@ class MBConvBlock(ConvNormLayer):
                 filters=expanded,
                 reduction_base_filters=in_filters,
                 se_ratio=se_ratio,
+                inner_activation=se_inner_activation,
+                gating_activation=se_gating_activation,
                 kernel_initializer=self.factory.initializer(),
                 kernel_regularizer=self.kernel_regularizer,
                 dtype=self.dtype_policy,
@@ -100,6 +109,8 @@ class MBConvBlock(ConvNormLayer):
                 "se_ratio": self.se_ratio,
                 "kernel_size": self.kernel_size,
                 "stochastic_depth_rate": self.stochastic_depth_rate,
+                "se_inner_activation": self.se_inner_activation,
+                "se_gating_activation": self.se_gating_activation,
             }
         )
         return config

@@ -13,6 +13,10 @@ from spinenet_tf.retinanet.tflite_post_process import (
 from spinenet_tf.retinanet.retinanet_head import RetinaNetHead
 from spinenet_tf.task_model import TaskModel
 
+# The TPU model zoo generates each location's anchors in this aspect order
+# (Model Garden: 0.5, 1, 2), so its prediction channels come in this order.
+TPU_ASPECT_RATIOS = (1.0, 2.0, 0.5)
+
 
 def _backbone_levels(backbone):
     outputs = backbone.output
@@ -78,6 +82,8 @@ class RetinaNet(TaskModel):
             at the backbone's input size).
         dtype: dtype policy of the head (default: the global policy).
     """
+
+    pretrained_family = "retinanet"
 
     def __init__(
         self,
@@ -181,21 +187,25 @@ class RetinaNet(TaskModel):
 
     @classmethod
     def from_variant(cls, name, num_classes=91, image_size=None,
-                     activation="swish", **kwargs):
+                     activation="swish", flavor="model_garden", **kwargs):
         """The paper's RetinaNet for a named backbone variant.
 
         `name` is a backbone variant ("spinenet-49", "spinenet-mobile-49",
         ...; see `retinanet_configs.RETINANET_CONFIGS`) and gets that
         recipe's head and anchor size, at its paper input size unless
         `image_size` is given. `activation` applies to backbone and head
-        (the recipes use swish); other keyword arguments go to `RetinaNet`.
+        (the recipes use swish). `flavor="tpu"` builds the TPU model zoo's
+        network (`backbones.variants.FLAVORS`; anchors in its aspect order
+        1, 2, 0.5); other keyword arguments go to `RetinaNet`.
         """
         from spinenet_tf.retinanet.recipes import get_retinanet_config
 
         config = get_retinanet_config(name)
         backbone_kwargs = kwargs.pop("backbone_kwargs", {})
         backbone = config.variant.build(
-            image_size, activation=activation, **backbone_kwargs)
+            image_size, flavor=flavor, activation=activation, **backbone_kwargs)
+        if flavor == "tpu":
+            kwargs.setdefault("aspect_ratios", TPU_ASPECT_RATIOS)
         options = dict(
             head_num_convs=config.head_num_convs,
             head_num_filters=config.head_num_filters,

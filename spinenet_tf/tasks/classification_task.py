@@ -18,7 +18,7 @@ class ClassificationTask(Task):
         model = self.config.model
         return SpineNetClassifier(
             self.build_backbone(), model.num_classes, dropout_rate=model.dropout_rate,
-            label_smoothing=model.label_smoothing,
+            label_smoothing=model.label_smoothing, aggregation=model.aggregation,
             kernel_regularizer=self.l2_regularizer())
 
     def compile_model(self, model, optimizer):

@@ -12,7 +12,7 @@ class DetectionTask(Task):
     """A RetinaNet experiment (`model.type: retinanet`)."""
 
     def build_network(self):
-        from spinenet_tf.retinanet.retinanet import RetinaNet
+        from spinenet_tf.retinanet.retinanet import TPU_ASPECT_RATIOS, RetinaNet
         from spinenet_tf.retinanet.recipes import RETINANET_CONFIGS
 
         model, losses = self.config.model, self.config.losses
@@ -26,7 +26,8 @@ class DetectionTask(Task):
         return RetinaNet(
             self.build_backbone(), model.num_classes, min_level=model.min_level,
             max_level=model.max_level, num_scales=model.num_scales,
-            aspect_ratios=model.aspect_ratios,
+            aspect_ratios=model.aspect_ratios or (
+                TPU_ASPECT_RATIOS if model.flavor == "tpu" else (0.5, 1.0, 2.0)),
             anchor_size=pick(model.anchor_size, "anchor_size", 3.0),
             head_num_convs=pick(model.head_num_convs, "head_num_convs", 4),
             head_num_filters=pick(model.head_num_filters, "head_num_filters", 256),

@@ -6,7 +6,7 @@ import os
 
 import keras
 
-from spinenet_tf.backbones.variants import get_variant
+from spinenet_tf.backbones.variants import flavor_options, get_variant
 
 
 class Task:
@@ -65,6 +65,7 @@ class Task:
             kwargs["filter_size_scale"] = model.filter_size_scale
         if model.endpoints_num_filters is not None:
             kwargs["endpoints_num_filters"] = model.endpoints_num_filters
+        kwargs = {**flavor_options(variant.builder, model.flavor), **kwargs}
         if model.block_specs is not None:
             kwargs["block_specs"] = [
                 (level, block_fn, tuple(offsets), is_output)

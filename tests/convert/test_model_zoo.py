@@ -1,0 +1,168 @@
+"""The TPU model zoo's TF1 checkpoints load into the TPU-flavour models and
+give the original code's outputs.
+
+The data in `model_zoo/` was written by `tools/make_model_zoo_fixtures.py`,
+which runs tensorflow/tpu's own architecture code in a TF1 graph: scaled-down
+checkpoints with random weights and batch-norm statistics, the outputs of
+that code on a fixed input at non-square even sizes, and the variable names
+and shapes of every full-size catalog entry.
+"""
+
+import gzip
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from spinenet_tf.backbones.spinenet import SpineNet
+from spinenet_tf.backbones.spinenet_mobile import SpineNetMobile
+from spinenet_tf.backbones.variants import (
+    TPU_SPINENET_MOBILE_OPTIONS, TPU_SPINENET_OPTIONS)
+from spinenet_tf.classifier.spinenet_classifier import SpineNetClassifier
+from spinenet_tf.convert.tf1_checkpoint import load_named_variables
+from spinenet_tf.pretrained import CATALOG, build_model, checkpoint_names
+from spinenet_tf.retinanet.retinanet import RetinaNet
+
+DATA = pathlib.Path(__file__).parent / "model_zoo"
+SMALL_MODELS = sorted(p.name for p in DATA.iterdir() if (p / "settings.json").exists())
+RTOL = 1e-4
+
+
+def build_small(name, **overrides):
+    """Our TPU-flavour model for a scaled-down fixture's settings."""
+    settings = json.loads((DATA / name / "settings.json").read_text())
+    height, width = settings["image_size"]
+    mobile = settings.get("backbone") == "spinenet_mbconv"
+    options = {**(TPU_SPINENET_MOBILE_OPTIONS if mobile else TPU_SPINENET_OPTIONS),
+               **overrides}
+    backbone = (SpineNetMobile if mobile else SpineNet)(
+        "49", input_shape=(height, width, 3), activation=settings["activation"],
+        norm_momentum=settings["batch_norm"]["momentum"],
+        norm_epsilon=settings["batch_norm"]["epsilon"],
+        **settings["spinenet"], **options)
+    head = settings["head"]
+    if settings["family"] == "classifier":
+        return SpineNetClassifier(backbone, head["num_classes"],
+                                  aggregation=head["aggregation"])
+    return RetinaNet(
+        backbone, head["num_classes"], head_num_convs=head["num_convs"],
+        head_num_filters=head["num_filters"],
+        use_separable_conv=head.get("use_separable_conv", False),
+        num_scales=settings["anchors"]["num_scales"],
+        aspect_ratios=settings["anchors"]["aspect_ratios"])
+
+
+def outputs_of(model, image):
+    """{name: array} named as the fixture's outputs."""
+    features = model.backbone(image, training=False)
+    outputs = {key: np.asarray(value) for key, value in features.items()}
+    if isinstance(model, SpineNetClassifier):
+        outputs["logits"] = np.asarray(model(image, training=False))
+        return outputs
+    class_logits, box_deltas = model.head(features, training=False)
+    for level in class_logits:
+        outputs[f"class_{level}"] = np.asarray(class_logits[level])
+        outputs[f"box_{level}"] = np.asarray(box_deltas[level])
+    return outputs
+
+
+def relative_error(ours, theirs):
+    return float(np.abs(ours - theirs).max() / np.abs(theirs).max())
+
+
+@pytest.mark.parametrize("name", SMALL_MODELS)
+def test_checkpoint_gives_the_original_outputs(name):
+    model = build_small(name)
+    skipped = load_named_variables(str(DATA / name / "model.ckpt"),
+                                   checkpoint_names(model), name)
+    assert set(skipped) == {"global step", "optimizer slot"}
+    reference = np.load(DATA / name / "outputs.npz")
+    ours = outputs_of(model, reference["image"])
+    expected = sorted(k for k in reference.files if k != "image")
+    assert sorted(ours) == expected
+    for key in expected:
+        assert ours[key].shape == reference[key].shape, key
+        assert np.abs(reference[key]).max() > 1e-3, f"{key} is trivially small"
+        assert relative_error(ours[key], reference[key]) <= RTOL, key
+
+
+@pytest.mark.parametrize("name, option", [
+    ("retinanet_spinenet_relu", dict(conv_padding="same")),
+    ("retinanet_spinenet_relu", dict(downsampling="chained_pools")),
+    ("retinanet_spinenet_mobile", dict(conv_padding="same")),
+    ("retinanet_spinenet_mobile", dict(se_inner_activation="relu",
+                                       se_gating_activation="hard_sigmoid")),
+])
+def test_each_tpu_convention_changes_the_outputs(name, option):
+    """The fixtures discriminate: Model Garden's padding, pooling or
+    squeeze-excitation, with the same weights, misses the original outputs
+    by more than ten times the parity tolerance (the pooling shows only
+    where a connection goes three levels down: SpineNet-49's L4 -> L7, so
+    in P7)."""
+    model = build_small(name, **option)
+    load_named_variables(str(DATA / name / "model.ckpt"), checkpoint_names(model), name)
+    reference = np.load(DATA / name / "outputs.npz")
+    ours = outputs_of(model, reference["image"])
+    worst = max(relative_error(ours[key], reference[key])
+                for key in ours if key.startswith("P"))
+    assert worst > 10 * RTOL
+
+
+def manifest(entry_name):
+    with gzip.open(DATA / "manifests" / f"{entry_name}.txt.gz", "rt") as f:
+        rows = [line.split() for line in f if line.strip()]
+    return {name: [int(d) for d in shape.split(",")] for name, shape in rows}
+
+
+FULL_SIZE = sorted(p.name[: -len(".txt.gz")] for p in (DATA / "manifests").iterdir())
+
+
+def _distinct_architectures():
+    """One entry per distinct manifest: the "-best" files differ from the
+    others in activation and training only, not in variables."""
+    first = {}
+    for name in FULL_SIZE:
+        key = tuple(sorted((n, tuple(s)) for n, s in manifest(name).items()))
+        first.setdefault(key, name)
+    return sorted(first.values())
+
+
+def test_every_loadable_model_zoo_entry_has_a_manifest():
+    loadable = sorted(e.name for e in CATALOG.values()
+                      if e.loadable and e.source == "tpu-model-zoo")
+    assert FULL_SIZE == loadable
+    # Six RetinaNets (49S, 49, 96, 143, 190, Mobile-49) and four classifiers.
+    assert len(_distinct_architectures()) == 10
+
+
+@pytest.mark.parametrize("entry_name", _distinct_architectures())
+def test_full_size_mapping_covers_exactly_the_original_variables(entry_name):
+    model = build_model(entry_name, image_size=128)
+    ours = {name: list(variable.shape)
+            for name, variable in checkpoint_names(model).items()}
+    theirs = manifest(entry_name)
+    assert sorted(set(ours) - set(theirs)) == []
+    assert sorted(set(theirs) - set(ours)) == []
+    assert {n: s for n, s in ours.items() if theirs[n] != s} == {}
+    assert len(ours) == len(model.weights)
+
+
+def test_tpu_flavour_is_in_the_config_and_survives_folding():
+    """The options serialise with the backbone, and the folded inference
+    form (what export serves) computes the same outputs."""
+    from spinenet_tf import inference_model
+
+    name = "retinanet_spinenet_relu"
+    model = build_small(name)
+    load_named_variables(str(DATA / name / "model.ckpt"), checkpoint_names(model), name)
+    config = model.backbone.get_config()
+    assert (config["conv_padding"], config["downsampling"]) == ("fixed", "single_pool")
+    assert len(config["block_specs"]) == 15
+    rebuilt = SpineNet.from_config(config)
+    assert rebuilt.get_config() == config
+    reference = np.load(DATA / name / "outputs.npz")
+    folded = inference_model(model)
+    ours = folded(reference["image"], training=False)
+    for key, value in ours["class_logits"].items():
+        assert relative_error(np.asarray(value), reference[f"class_{key}"]) <= RTOL, key
