@@ -152,18 +152,33 @@ def load_model_garden_retinanet_checkpoint(model, checkpoint_path):
 def load_model_garden_checkpoint(model, checkpoint_path):
     """Loads a Model Garden checkpoint into a spinenet_tf model.
 
-    A `RetinaNet` takes a RetinaNet checkpoint
-    (`load_model_garden_retinanet_checkpoint`: backbone and head); a
-    `SpineNet` / `SpineNetMobile` takes a backbone checkpoint
-    (`load_model_garden_backbone_checkpoint`).
+    A `RetinaNet` takes a RetinaNet checkpoint (trainer or module
+    checkpoint: backbone and head); a `SpineNet` / `SpineNetMobile` takes a
+    backbone checkpoint. The file is read by its keys
+    (`model_garden_checkpoint`: no tf-models-official needed) when the model
+    has a named variant's architecture with its recipe's head; otherwise,
+    with the `garden` extra installed, through the twin Model Garden model
+    (`load_model_garden_retinanet_checkpoint`,
+    `load_model_garden_backbone_checkpoint`).
     """
     from spinenet_tf.backbones.scale_permuted_backbone import ScalePermutedBackbone
+    from spinenet_tf.convert.model_garden_checkpoint import (
+        load_model_garden_checkpoint_by_keys)
     from spinenet_tf.retinanet.retinanet import RetinaNet
 
+    if not isinstance(model, (RetinaNet, ScalePermutedBackbone)):
+        raise ValueError(
+            "Model Garden checkpoints load into a RetinaNet or a SpineNet / "
+            f"SpineNet-Mobile backbone; received a {type(model).__name__} "
+            f"({model.name!r}).")
+    try:
+        load_model_garden_checkpoint_by_keys(model, checkpoint_path)
+        return model
+    except ValueError as error:  # CheckpointMismatchError included
+        try:
+            require_model_garden()
+        except ImportError:
+            raise error from None
     if isinstance(model, RetinaNet):
         return load_model_garden_retinanet_checkpoint(model, checkpoint_path)
-    if isinstance(model, ScalePermutedBackbone):
-        return load_model_garden_backbone_checkpoint(model, checkpoint_path)
-    raise ValueError(
-        "Model Garden checkpoints load into a RetinaNet or a SpineNet / "
-        f"SpineNet-Mobile backbone; received a {type(model).__name__} ({model.name!r}).")
+    return load_model_garden_backbone_checkpoint(model, checkpoint_path)

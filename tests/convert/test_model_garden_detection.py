@@ -5,6 +5,9 @@ Expected figures come from the installed tf-models-official (or from
 counted once with the installed tf-models-official 2.20), never from the code under test.
 """
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -229,3 +232,57 @@ def test_transferred_classifier_gives_model_garden_logits():
     images = random_images((128, 128, 3))
     assert max_abs_difference(ours(images, training=False),
                               reference(images, training=False)) < 1e-4
+
+
+NO_GARDEN_LOAD = """
+import sys
+sys.modules["official"] = None  # `import official` fails: no tf-models-official
+import numpy as np
+from spinenet_tf import RetinaNet, convert
+try:
+    import official  # noqa: F401
+    raise SystemExit("official is importable")
+except ImportError:
+    pass
+ours = RetinaNet.from_variant("spinenet-mobile-49xs", num_classes=5, image_size=128)
+convert.load_model_garden_checkpoint(ours, sys.argv[1])
+data = np.load(sys.argv[2])
+received = ours(data["images"], training=False)["class_logits"]["P3"]
+print("max difference", float(np.abs(np.asarray(received) - data["expected"]).max()))
+"""
+
+
+def test_trainer_checkpoint_loads_without_model_garden_installed(tmp_path):
+    """The key table reads Model Garden's trainer checkpoints in a process
+    where tf-models-official cannot be imported; the twin model made the
+    file and its outputs."""
+    ours = RetinaNet.from_variant("spinenet-mobile-49xs", num_classes=5, image_size=128)
+    reference = convert.build_model_garden_retinanet(ours)
+    randomize_batch_norm(reference, seed=5)
+    optimizer = tf_keras.optimizers.SGD(0.1, momentum=0.9)
+    tf.train.Checkpoint(model=reference, optimizer=optimizer).save(str(tmp_path / "ckpt"))
+    images = random_images((128, 128, 3))
+    np.savez(tmp_path / "expected.npz", images=images,
+             expected=reference(images, training=False)["cls_outputs"]["3"])
+    result = subprocess.run(
+        [sys.executable, "-c", NO_GARDEN_LOAD, str(tmp_path), str(tmp_path / "expected.npz")],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert float(result.stdout.split("max difference")[-1]) < 1e-4
+
+
+def test_key_table_matches_the_twin_transfer(tmp_path):
+    """Reading by keys gives exactly the weights the twin transfer gives."""
+    from spinenet_tf.convert.model_garden_checkpoint import (
+        load_model_garden_checkpoint_by_keys)
+
+    ours = RetinaNet.from_variant("spinenet-49s", num_classes=3, image_size=128)
+    reference = convert.build_model_garden_retinanet(ours)
+    randomize_batch_norm(reference, seed=9)
+    prefix = tf.train.Checkpoint(**reference.checkpoint_items).write(str(tmp_path / "c"))
+    skipped = load_model_garden_checkpoint_by_keys(ours, prefix)
+    assert set(skipped) == {"object graph"}
+    twin = RetinaNet.from_variant("spinenet-49s", num_classes=3, image_size=128)
+    convert.transfer_model_garden_retinanet_weights(reference, twin)
+    for a, b in zip(ours.weights, twin.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
