@@ -16,7 +16,7 @@ import json
 from absl import app, flags
 
 from spinenet_tf.cli.errors import with_clear_errors
-from spinenet_tf.pretrained.catalog import CATALOG, ENTRIES
+from spinenet_tf.pretrained.catalog import CATALOG, ENTRIES, catalog_table
 
 NAME = flags.DEFINE_enum("name", None, sorted(CATALOG), "The catalog entry to convert.")
 CHECKPOINT = flags.DEFINE_string(
@@ -29,20 +29,6 @@ IMAGE_SIZE = flags.DEFINE_integer(
 AS_JSON = flags.DEFINE_boolean("json", False, "`list`: print JSON.")
 
 COMMANDS = ("list", "convert")
-
-
-def catalog_table(entries=ENTRIES):
-    """The catalog as a text table."""
-    header = (f"{'name':<34}{'source':<15}{'input':>6}  {'published':<22}"
-              f"{'params':>8}  loads")
-    lines = [header, "-" * len(header)]
-    for e in entries:
-        loads = "yes" if e.loadable else "not yet"
-        lines.append(
-            f"{e.name:<34}{e.source:<15}{e.image_size:>6}  "
-            f"{f'{e.metric} {e.published}':<22}{e.published_params_m:>7.1f}M  "
-            f"{loads}")
-    return "\n".join(lines)
 
 
 def convert(name, checkpoint, output_dir, image_size=None):

@@ -185,3 +185,16 @@ def get_entry(name):
             f"Unknown pretrained checkpoint {name!r}; the catalog has "
             f"{sorted(CATALOG)}.")
     return CATALOG[key]
+
+
+def catalog_table(entries=ENTRIES):
+    """The catalog as a text table (what `spinenet-pretrained list` prints)."""
+    header = (f"{'name':<34}{'source':<15}{'input':>6}  {'published':<22}"
+              f"{'params':>8}  loads")
+    lines = [header, "-" * len(header)]
+    for e in entries:
+        lines.append(
+            f"{e.name:<34}{e.source:<15}{e.image_size:>6}  "
+            f"{f'{e.metric} {e.published}':<22}{e.published_params_m:>7.1f}M  "
+            f"{'yes' if e.loadable else 'not yet'}")
+    return "\n".join(lines)

@@ -135,17 +135,21 @@ def resolve_checkpoint(path, cache_dir=None):
     return path
 
 
-def download(entry):
-    """The entry's archive, fetched once into Keras' cache."""
+def download(entry, cache_dir=None):
+    """The entry's archive, fetched once into Keras' cache (`$KERAS_HOME`
+    or `~/.keras`, or `cache_dir`) under `models/spinenet_tf/`."""
     import keras
 
     entry = _entry(entry)
+    # get_file falls back to /tmp/.keras when the folder does not exist yet.
+    cache_dir = cache_dir or os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras"))
+    os.makedirs(cache_dir, exist_ok=True)
     return keras.utils.get_file(
-        fname=os.path.basename(entry.url), origin=entry.url,
+        fname=os.path.basename(entry.url), origin=entry.url, cache_dir=cache_dir,
         cache_subdir=os.path.join("models", "spinenet_tf"))
 
 
-def load_pretrained(entry, path=None, image_size=None):
+def load_pretrained(entry, path=None, image_size=None, cache_dir=None):
     """The catalog entry's model with its published weights.
 
     Args:
@@ -154,6 +158,7 @@ def load_pretrained(entry, path=None, image_size=None):
         path: a local `.tar.gz`, folder or checkpoint prefix (default: the
             entry's URL, downloaded once).
         image_size: input side (see `build_model`).
+        cache_dir: where downloads are kept (default: Keras' `~/.keras`).
 
     Returns:
         The Keras model; `model.pretrained_report` lists what was skipped.
@@ -162,7 +167,7 @@ def load_pretrained(entry, path=None, image_size=None):
 
     entry = _entry(entry)
     model = build_model(entry, image_size)
-    prefix = resolve_checkpoint(path or download(entry))
+    prefix = resolve_checkpoint(path or download(entry, cache_dir))
     if entry.source == MODEL_GARDEN_TF2:
         from spinenet_tf.convert.model_garden_checkpoint import (
             load_model_garden_checkpoint_by_keys)

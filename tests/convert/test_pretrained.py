@@ -2,6 +2,7 @@
 checkpoint goes to a model folder that fine-tuning and export take, and bad
 files end in one clear error."""
 
+import dataclasses
 import os
 import pathlib
 import shutil
@@ -14,11 +15,12 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from spinenet_tf.classifier.spinenet_classifier import SpineNetClassifier
 from spinenet_tf.config import load_config
 from spinenet_tf.convert.tf1_checkpoint import load_named_variables
 from spinenet_tf.pretrained import (
-    CATALOG, PretrainedArchiveError, build_model, checkpoint_names, resolve_checkpoint)
+    CATALOG, PretrainedArchiveError, build_model, checkpoint_names, load_pretrained,
+    resolve_checkpoint)
+from spinenet_tf.pretrained.loading import download
 from spinenet_tf.retinanet.retinanet import RetinaNet
 from spinenet_tf.tasks import task_for_config
 from spinenet_tf.training.checkpoints import (
@@ -187,13 +189,31 @@ def test_convert_refuses_an_entry_it_cannot_build(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_from_preset_loads_a_local_folder(tmp_path):
-    source = build_model("classifier-spinenet-49", image_size=128)
-    write_tf1_checkpoint(source, tmp_path / "model.ckpt")
+def test_from_preset_refuses_another_family():
     with pytest.raises(ValueError, match="is a classifier checkpoint; RetinaNet loads"):
-        RetinaNet.from_preset("classifier-spinenet-49", path=tmp_path)
-    model = SpineNetClassifier.from_preset("classifier-spinenet-49", path=tmp_path,
-                                           image_size=128)
+        RetinaNet.from_preset("classifier-spinenet-49")
+
+
+def test_download_is_cached_and_loads(tmp_path):
+    """The entry's archive is fetched once with keras.utils.get_file (here
+    from a file:// URL standing for the published one) and read from the
+    cache afterwards."""
+    source = build_model("classifier-spinenet-49", image_size=128)
+    zoo = tmp_path / "zoo" / "spinenet-49-imagenet"
+    zoo.mkdir(parents=True)
+    write_tf1_checkpoint(source, zoo / "model.ckpt")
+    archive = tmp_path / "spinenet-49-imagenet.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(zoo, arcname="spinenet-49-imagenet")
+    entry = dataclasses.replace(CATALOG["classifier-spinenet-49"],
+                                url=archive.as_uri())
+    cache = tmp_path / "cache"
+    model = load_pretrained(entry, image_size=128, cache_dir=str(cache))
+    cached = cache / "models" / "spinenet_tf" / "spinenet-49-imagenet.tar.gz"
+    assert cached.exists()
+    assert model.pretrained_report["checkpoint"].startswith(str(cache))
+    archive.unlink()  # a second load needs no download
+    assert download(entry, cache_dir=str(cache)) == str(cached)
     assert model.aggregation == "all"
     assert model.backbone.get_config()["conv_padding"] == "fixed"
     assert model.pretrained_report["skipped"] == {"global step": ["global_step"]}
@@ -202,7 +222,7 @@ def test_from_preset_loads_a_local_folder(tmp_path):
 
 
 def test_docs_and_list_show_every_entry():
-    from spinenet_tf.cli.pretrained import catalog_table
+    from spinenet_tf.pretrained.catalog import catalog_table
 
     docs = (pathlib.Path(__file__).parents[2] / "docs" / "pretrained.md").read_text()
     table = catalog_table()
