@@ -7,6 +7,14 @@ import shutil
 # Quiet TensorFlow's C++ info lines in the test process (the library itself
 # leaves the user's environment alone).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# pytest-xdist runs one worker a core; TensorFlow would give each worker a
+# pool of op threads as wide as the machine, so the pools would contend.
+# Each worker (and the processes its tests start) gets its share instead.
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _workers > 1:
+    _share = str(max(1, (os.cpu_count() or 1) // _workers))
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", _share)
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", _share)
 
 import pytest  # noqa: E402
 
