@@ -64,7 +64,7 @@ def open_tf1_checkpoint(prefix, object_based=False):
         raise CheckpointMismatchError(
             f"{prefix} is a TF2 object-based checkpoint (tf.train.Checkpoint, "
             "as Model Garden writes them), not a TF1 model-zoo checkpoint; "
-            "load it with spinenet_tf.load_model_garden_checkpoint.")
+            "load it with spinenet_tf.convert.load_model_garden_checkpoint.")
     return reader
 
 

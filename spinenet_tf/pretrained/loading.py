@@ -11,6 +11,7 @@ one checkpoint, or a checkpoint prefix.
 
 import glob
 import os
+import shutil
 import tarfile
 
 from spinenet_tf.pretrained.catalog import (
@@ -104,10 +105,15 @@ def _extract(archive, cache_dir):
                         f"{archive}: refusing member {member.name!r} outside the "
                         "archive's folder.")
             partial = target + ".partial"
-            tar.extractall(partial, members=members, filter="data")
+            shutil.rmtree(partial, ignore_errors=True)  # a failed earlier try
+            # The "data" filter (Python >= 3.11.4) also refuses links and
+            # special files; the check above covers older patch releases.
+            options = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(partial, members=members, **options)
     except (tarfile.TarError, EOFError, OSError) as error:
         raise PretrainedArchiveError(
             f"{archive} is not a readable .tar.gz archive: {error}") from None
+    shutil.rmtree(target, ignore_errors=True)  # an earlier one without a checkpoint
     os.replace(partial, target)
     return target
 
