@@ -19,7 +19,8 @@ our model scope by scope:
 * `retinanet/class_net/` and `retinanet/box_net/`: `class-{k}` (the conv
   shared by the levels), `class-{k}-{level}` (its batch norm at `level`),
   `class-predict`; likewise `box-...`;
-* `classification_head/`: an optional 1x1 conv and batch norm, then `dense`.
+* `classification_head/dense`: the classifier's logits (the released
+  classifiers have no conv before it: `endpoints_num_filters: 0`).
 
 Every function returns `{tpu variable name: keras variable}`.
 """
