@@ -1,0 +1,339 @@
+"""Does a whole training run end as well as the reference's? spinenet_tf and
+tf-models-official trained on the same COCO-format data with the same
+recipe, budget and evaluation, for several seeds each.
+
+    python benchmarks/training_outcome.py [--coco_dir DIR] [--recipe sgd|demo] \\
+        [--seeds 3] [--steps N] [--sides ours,reference] [--output_dir DIR] [--json out.json]
+
+* ours: `spinenet_tf.training.Trainer` on the config the recipe gives
+  (`spinenet-train` with those `--set` values), its own input pipeline
+  (`DetectionInput`: flip and scale jitter), checkpoints and evaluation;
+* reference: tf-models-official's `RetinaNetTask` (the experiment
+  `retinanet_spinenet_mobile_coco` with the recipe's values), its
+  `build_inputs` on TFRecords of the same data (Model Garden's schema,
+  `spinenet_tf.data.tfrecords`; its parser does the flip and scale jitter),
+  its optimizer factory and `train_step` in a `tf.function`, as its trainer
+  runs it.
+
+Both are scored by `spinenet_tf.evaluation.evaluate_detector` (pycocotools)
+on the same validation images in the same geometry (the reference model's
+boxes mapped back to the original pixels as ours are). Prints the CPU flags,
+AP / AP50 per seed and side, each side's mean and spread (max - min), and
+the ratio of the mean APs, ours / reference.
+
+Recipes (`RECIPES`):
+
+* `sgd` (default): RetinaNet SpineNet-Mobile-49S at 384 (the COCO recipe's
+  head, activation, stochastic depth and losses) on the synthetic shapes at
+  384 px, batch 8, SGD with momentum 0.9 and linear warm-up, scale jitter
+  0.5-2.0 and flips; 500 steps. On 2 CPU cores (Intel Xeon with AMX) ours
+  took 2.6 s a step, 22.5 minutes a run with its evaluation: 3 seeds of
+  both sides take over two hours (`--seeds 1` or fewer `--steps` for less).
+* `demo`: the demo's model and Adam recipe (`spinenet-demo`: Mobile-49XS at
+  128, batch 16, 600 steps; the reference with Model Garden's Adam and the
+  same clipping and schedule).
+
+`--coco_dir` takes any folder with `train/annotations.json`,
+`train/images`, `val/annotations.json`, `val/images` (a class count of the
+largest category id + 1). Needs the `garden` extra.
+"""
+
+import json
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from absl import app, flags  # noqa: E402
+
+COCO_DIR = flags.DEFINE_string(
+    "coco_dir", None, "COCO-format data (train/, val/); default: the synthetic shapes, "
+    "generated into --output_dir.")
+RECIPE = flags.DEFINE_enum("recipe", "sgd", ["sgd", "demo"], "The training recipe.")
+SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds per side (0, 1, ...).")
+STEPS = flags.DEFINE_integer("steps", None, "Training steps (default: the recipe's); the "
+                             "learning-rate boundaries scale with it.")
+SIDES = flags.DEFINE_list("sides", ["ours", "reference"], "ours and/or reference.")
+OUTPUT_DIR = flags.DEFINE_string("output_dir", "outputs/training_outcome",
+                                 "Runs, data and TFRecords.")
+JSON_OUT = flags.DEFINE_string("json", None, "Also write the results here.")
+
+# One recipe, both sides. Boundaries are fractions of the steps.
+RECIPES = {
+    "sgd": dict(
+        backbone="spinenet-mobile-49s", image_size=384, activation="hard_swish",
+        head_num_convs=4, head_num_filters=40, use_separable_conv=True,
+        stochastic_depth=0.2, anchor_size=3.0, batch_size=8, steps=500,
+        aug_scale=(0.5, 2.0), optimizer="sgd", learning_rate=0.08,
+        decay_at=(0.8, 0.9), warmup_steps=50, warmup_learning_rate=0.0067,
+        global_clipnorm=None, l2_weight_decay=3e-5, synthetic_min_side=12),
+    "demo": dict(
+        backbone="spinenet-mobile-49xs", image_size=128, activation="swish",
+        head_num_convs=4, head_num_filters=24, use_separable_conv=True,
+        stochastic_depth=None, anchor_size=2.0, batch_size=16, steps=600,
+        aug_scale=(0.8, 1.25), optimizer="adam", learning_rate=0.006,
+        decay_at=(0.75, 0.9), warmup_steps=85, warmup_learning_rate=0.0004,
+        global_clipnorm=10.0, l2_weight_decay=3e-5, synthetic_min_side=16),
+}
+
+
+def schedule(recipe, steps):
+    """Boundaries and values of the step-wise schedule (x0.1 at each)."""
+    boundaries = [int(round(fraction * steps)) for fraction in recipe["decay_at"]]
+    values = [round(recipe["learning_rate"] * 0.1 ** i, 12) for i in range(len(boundaries) + 1)]
+    return boundaries, values
+
+
+def data_folders(coco_dir, output_dir, recipe):
+    """{"train"/"val": (annotation file, image folder)}, the synthetic shapes
+    generated first when no folder is given."""
+    if coco_dir is None:
+        from spinenet_tf.data import synthetic
+
+        coco_dir = os.path.join(output_dir, f"synthetic_{recipe['image_size']}")
+        if not os.path.exists(os.path.join(coco_dir, "val", "annotations.json")):
+            synthetic.generate(coco_dir, 800, 100, image_size=recipe["image_size"],
+                               min_side=recipe["synthetic_min_side"])
+    folders = {split: (os.path.join(coco_dir, split, "annotations.json"),
+                       os.path.join(coco_dir, split, "images")) for split in ("train", "val")}
+    for split, (annotations, images) in folders.items():
+        if not os.path.isfile(annotations) or not os.path.isdir(images):
+            raise app.UsageError(f"--coco_dir {coco_dir!r} has no {split}/annotations.json "
+                                 f"and {split}/images.")
+    return folders
+
+
+def num_classes_of(annotation_file):
+    with open(annotation_file) as f:
+        return max(c["id"] for c in json.load(f)["categories"]) + 1
+
+
+def our_config(recipe, folders, num_classes, steps, seed):
+    """The spinenet_tf config of the recipe (what `spinenet-train --set`
+    would give)."""
+    from spinenet_tf.config import load_config
+
+    boundaries, values = schedule(recipe, steps)
+    size = recipe["image_size"]
+    overrides = [
+        f"model.backbone={recipe['backbone']}", f"model.image_size=[{size},{size}]",
+        f"model.num_classes={num_classes}", f"model.activation={recipe['activation']}",
+        f"model.head_num_convs={recipe['head_num_convs']}",
+        f"model.head_num_filters={recipe['head_num_filters']}",
+        f"model.use_separable_conv={str(recipe['use_separable_conv']).lower()}",
+        f"model.init_stochastic_depth_rate={recipe['stochastic_depth'] or 0.0}",
+        f"model.anchor_size={recipe['anchor_size']}", "model.use_sync_bn=false",
+        "train_data.source=coco", f"train_data.annotations={folders['train'][0]}",
+        f"train_data.image_dir={folders['train'][1]}",
+        f"train_data.batch_size={recipe['batch_size']}",
+        f"train_data.aug_scale_min={recipe['aug_scale'][0]}",
+        f"train_data.aug_scale_max={recipe['aug_scale'][1]}",
+        "eval_data.source=coco", f"eval_data.annotations={folders['val'][0]}",
+        f"eval_data.image_dir={folders['val'][1]}",
+        f"losses.l2_weight_decay={recipe['l2_weight_decay']}",
+        f"optimizer.type={recipe['optimizer']}", f"optimizer.boundaries={boundaries}",
+        f"optimizer.values={values}", f"optimizer.warmup_steps={recipe['warmup_steps']}",
+        f"optimizer.warmup_learning_rate={recipe['warmup_learning_rate']}",
+        f"optimizer.global_clipnorm={recipe['global_clipnorm'] or 'null'}",
+        f"trainer.train_steps={steps}", f"trainer.checkpoint_every={steps}",
+        "trainer.eval_every=0", f"trainer.seed={seed}", "trainer.mixed_precision=null",
+    ]
+    return load_config("retinanet_spinenet_mobile49s_coco", overrides)
+
+
+def train_ours(recipe, folders, num_classes, steps, seed, run_dir):
+    """AP / AP50 of our Trainer's run (its own end-of-run evaluation)."""
+    import tensorflow as tf
+
+    from spinenet_tf.training.trainer import Trainer
+
+    config = our_config(recipe, folders, num_classes, steps, seed)
+    trainer = Trainer(config, run_dir, tf.distribute.OneDeviceStrategy("/cpu:0"))
+    results = trainer.run()
+    return {"AP": results["AP"], "AP50": results["AP50"]}
+
+
+def reference_experiment(recipe, tfrecord_pattern, num_classes, steps, seed):
+    """tf-models-official's experiment config with the recipe's values."""
+    from official.vision.configs import retinanet as retinanet_cfg
+
+    experiment = retinanet_cfg.retinanet_spinenet_mobile_coco()
+    task = experiment.task
+    model = task.model
+    model.backbone.spinenet_mobile.model_id = recipe["backbone"].split("-")[-1].upper()
+    model.backbone.spinenet_mobile.stochastic_depth_drop_rate = recipe["stochastic_depth"] or 0.0
+    model.input_size = [recipe["image_size"], recipe["image_size"], 3]
+    model.num_classes = num_classes
+    model.norm_activation.activation = recipe["activation"]
+    model.norm_activation.use_sync_bn = False
+    model.head.num_convs = recipe["head_num_convs"]
+    model.head.num_filters = recipe["head_num_filters"]
+    model.head.use_separable_conv = recipe["use_separable_conv"]
+    model.anchor.anchor_size = recipe["anchor_size"]
+    task.losses.l2_weight_decay = recipe["l2_weight_decay"]
+    task.init_checkpoint = None
+    data = task.train_data
+    data.input_path = tfrecord_pattern
+    data.global_batch_size = recipe["batch_size"]
+    data.seed = seed
+    data.parser.aug_scale_min, data.parser.aug_scale_max = recipe["aug_scale"]
+    data.parser.aug_rand_hflip = True
+    optimizer = experiment.trainer.optimizer_config
+    optimizer.optimizer.type = recipe["optimizer"]
+    getattr(optimizer.optimizer, recipe["optimizer"]).global_clipnorm = recipe["global_clipnorm"]
+    boundaries, values = schedule(recipe, steps)
+    optimizer.learning_rate.stepwise.boundaries = boundaries
+    optimizer.learning_rate.stepwise.values = values
+    optimizer.warmup.linear.warmup_steps = recipe["warmup_steps"]
+    optimizer.warmup.linear.warmup_learning_rate = recipe["warmup_learning_rate"]
+    return experiment
+
+
+def train_reference(recipe, tfrecord_pattern, num_classes, steps, seed, progress_every=100):
+    """The trained tf-models-official RetinaNet."""
+    import tensorflow as tf
+    import tf_keras
+    from official.modeling import optimization
+    from official.vision.tasks import retinanet as retinanet_task
+
+    experiment = reference_experiment(recipe, tfrecord_pattern, num_classes, steps, seed)
+    tf_keras.utils.set_random_seed(seed)
+    task = retinanet_task.RetinaNetTask(experiment.task)
+    model = task.build_model()
+    factory = optimization.OptimizerFactory(experiment.trainer.optimizer_config)
+    optimizer = factory.build_optimizer(factory.build_learning_rate())
+    metrics = task.build_metrics(training=True)
+    dataset = task.build_inputs(experiment.task.train_data)
+    step_function = tf.function(lambda batch: task.train_step(batch, model, optimizer, metrics))
+    started = time.time()
+    for step, batch in zip(range(1, steps + 1), dataset):
+        logs = step_function(batch)
+        if step % progress_every == 0 or step == steps:
+            print(f"  reference step {step}/{steps}: loss {float(logs['loss']):.4f} "
+                  f"({(time.time() - started) / step:.2f} s a step)", flush=True)
+    return model
+
+
+def reference_detect(reference):
+    """A detect function (`spinenet_tf.evaluation`) of the reference model:
+    its own detection generator, boxes mapped to the original pixels."""
+    import numpy as np
+    import tensorflow as tf
+
+    from spinenet_tf.ops.box_ops import boxes_to_original
+
+    infer = tf.function(lambda images, shape: reference(images, image_shape=shape,
+                                                        training=False))
+
+    def run(images, image_info):
+        outputs = infer(images, tf.convert_to_tensor(image_info)[:, 1, :])
+        counts = np.asarray(outputs["num_detections"])
+        boxes = np.asarray(boxes_to_original(outputs["detection_boxes"], image_info))
+        valid = np.arange(boxes.shape[1])[None] < counts[:, None]
+        return {"detection_boxes": np.where(valid[..., None], boxes, 0.0),
+                "detection_scores": np.asarray(outputs["detection_scores"]),
+                "detection_classes": np.asarray(outputs["detection_classes"]),
+                "num_detections": counts}
+
+    return run
+
+
+def evaluate_reference(reference, recipe, folders, num_classes, steps):
+    """COCO AP of the reference on our evaluation data (same images and
+    geometry as ours)."""
+    from spinenet_tf.tasks import task_for_config
+
+    config = our_config(recipe, folders, num_classes, steps, 0)
+    task = task_for_config(config)
+    evaluation = task.evaluation_data(task.build_model())
+    metrics = evaluation.evaluate(reference_detect(reference), progress=False)
+    return {"AP": metrics["AP"], "AP50": metrics["AP50"]}
+
+
+def tfrecords_of(folders, output_dir):
+    """The training split as TFRecords in Model Garden's schema (once)."""
+    from spinenet_tf.data.coco import load_coco
+    from spinenet_tf.data.tfrecords import write_tfrecords
+
+    prefix = os.path.join(output_dir, "tfrecords", "train")
+    pattern = prefix + "-*.tfrecord"
+    if not os.path.exists(prefix + "-00000-of-00001.tfrecord"):
+        write_tfrecords(load_coco(*folders["train"]), prefix)
+    return pattern
+
+
+def summarise(results):
+    """Mean, spread and the ratio of means, per metric."""
+    summary = {}
+    for side, runs in results.items():
+        summary[side] = {metric: {"mean": statistics.mean(r[metric] for r in runs),
+                                  "spread": max(r[metric] for r in runs)
+                                  - min(r[metric] for r in runs)}
+                         for metric in ("AP", "AP50")}
+    if {"ours", "reference"} <= set(summary):
+        summary["ours_over_reference"] = {
+            metric: summary["ours"][metric]["mean"] / summary["reference"][metric]["mean"]
+            if summary["reference"][metric]["mean"] else float("nan")
+            for metric in ("AP", "AP50")}
+    return summary
+
+
+def main(argv):
+    del argv
+    from spinenet_tf.hardware import hardware_line
+
+    for side in SIDES.value:
+        if side not in ("ours", "reference"):
+            raise app.UsageError(f"--sides takes ours and/or reference; received {side!r}.")
+    if SEEDS.value < 1:
+        raise app.UsageError(f"--seeds must be >= 1; received {SEEDS.value}.")
+    if "reference" in SIDES.value:
+        from spinenet_tf.convert.model_garden import require_model_garden
+
+        require_model_garden()
+    print(hardware_line(), flush=True)  # CPU model, cores, cpu_flags (AVX-512, AMX)
+    recipe = RECIPES[RECIPE.value]
+    steps = STEPS.value or recipe["steps"]
+    output_dir = os.path.abspath(OUTPUT_DIR.value)
+    folders = data_folders(COCO_DIR.value, output_dir, recipe)
+    num_classes = num_classes_of(folders["train"][0])
+    print(f"Recipe {RECIPE.value}: RetinaNet {recipe['backbone']} @{recipe['image_size']}, "
+          f"batch {recipe['batch_size']}, {steps} {recipe['optimizer']} steps, "
+          f"schedule {schedule(recipe, steps)}, scale jitter {recipe['aug_scale']}; "
+          f"{num_classes} classes; data {os.path.dirname(folders['train'][0])}", flush=True)
+    results = {side: [] for side in SIDES.value}
+    for seed in range(SEEDS.value):
+        for side in SIDES.value:
+            started = time.time()
+            print(f"{side}, seed {seed} ...", flush=True)
+            if side == "ours":
+                run_dir = os.path.join(output_dir, f"ours_{RECIPE.value}_seed{seed}")
+                metrics = train_ours(recipe, folders, num_classes, steps, seed, run_dir)
+            else:
+                reference = train_reference(recipe, tfrecords_of(folders, output_dir),
+                                            num_classes, steps, seed)
+                metrics = evaluate_reference(reference, recipe, folders, num_classes, steps)
+            metrics.update(seed=seed, minutes=(time.time() - started) / 60)
+            results[side].append(metrics)
+            print(f"{side}, seed {seed}: AP {metrics['AP']:.3f}, AP50 {metrics['AP50']:.3f} "
+                  f"({metrics['minutes']:.1f} min)", flush=True)
+    summary = summarise(results)
+    print(f"\n{hardware_line()}\nRecipe {RECIPE.value}, {steps} steps, "
+          f"{SEEDS.value} seed(s) a side:")
+    for side in SIDES.value:
+        runs = ", ".join(f"{r['AP']:.3f}/{r['AP50']:.3f}" for r in results[side])
+        print(f"  {side:<10} AP/AP50 per seed {runs}; mean AP {summary[side]['AP']['mean']:.3f} "
+              f"(spread {summary[side]['AP']['spread']:.3f}), mean AP50 "
+              f"{summary[side]['AP50']['mean']:.3f} (spread {summary[side]['AP50']['spread']:.3f})")
+    if "ours_over_reference" in summary:
+        ratio = summary["ours_over_reference"]
+        print(f"  ours / reference: mean AP {ratio['AP']:.3f}, mean AP50 {ratio['AP50']:.3f}")
+    if JSON_OUT.value:
+        with open(JSON_OUT.value, "w") as f:
+            json.dump({"machine": hardware_line(), "recipe": RECIPE.value, "steps": steps,
+                       "runs": results, "summary": summary}, f, indent=2)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,90 @@
+"""benchmarks/training_outcome.py gives both sides one recipe: the parts
+that translate it, checked without training."""
+
+import importlib.util
+import os
+
+import pytest
+
+from spinenet_tf.data import synthetic
+
+_PATH = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "training_outcome.py")
+
+
+@pytest.fixture(scope="module")
+def outcome():
+    spec = importlib.util.spec_from_file_location("training_outcome", _PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory, outcome):
+    root = tmp_path_factory.mktemp("shapes")
+    synthetic.generate(str(root), 2, 2, image_size=128, min_side=16)
+    return outcome.data_folders(str(root), str(root), outcome.RECIPES["demo"])
+
+
+def test_schedule_decays_tenfold_at_fractions_of_the_steps(outcome):
+    boundaries, values = outcome.schedule(outcome.RECIPES["sgd"], 500)
+    assert boundaries == [400, 450]
+    assert values == [0.08, 0.008, 0.0008]
+    assert outcome.schedule(outcome.RECIPES["sgd"], 100)[0] == [80, 90]
+
+
+@pytest.mark.parametrize("name", ["sgd", "demo"])
+def test_our_config_is_the_recipe(outcome, folders, name):
+    recipe = outcome.RECIPES[name]
+    config = outcome.our_config(recipe, folders, 4, 300, seed=2)
+    assert config.model.backbone == recipe["backbone"]
+    assert list(config.model.image_size) == [recipe["image_size"]] * 2
+    assert config.model.num_classes == 4 and config.model.activation == recipe["activation"]
+    assert config.train_data.batch_size == recipe["batch_size"]
+    assert (config.train_data.aug_scale_min, config.train_data.aug_scale_max) == \
+        recipe["aug_scale"]
+    assert config.optimizer.type == recipe["optimizer"]
+    assert list(config.optimizer.boundaries) == outcome.schedule(recipe, 300)[0]
+    assert config.optimizer.warmup_steps == recipe["warmup_steps"]
+    assert config.trainer.train_steps == 300 and config.trainer.seed == 2
+    assert config.trainer.mixed_precision is None
+    assert config.train_data.annotations == folders["train"][0]
+    assert config.eval_data.annotations == folders["val"][0]
+
+
+@pytest.mark.parametrize("name", ["sgd", "demo"])
+def test_reference_experiment_is_the_same_recipe(outcome, name):
+    pytest.importorskip("official")
+    recipe = outcome.RECIPES[name]
+    experiment = outcome.reference_experiment(recipe, "/data/train-*.tfrecord", 4, 300, 1)
+    task, optimizer = experiment.task, experiment.trainer.optimizer_config
+    assert task.model.backbone.spinenet_mobile.model_id == {"sgd": "49S", "demo": "49XS"}[name]
+    assert task.model.input_size == [recipe["image_size"], recipe["image_size"], 3]
+    assert task.model.num_classes == 4
+    assert task.model.head.num_filters == recipe["head_num_filters"]
+    assert task.model.anchor.anchor_size == recipe["anchor_size"]
+    assert task.train_data.global_batch_size == recipe["batch_size"]
+    assert (task.train_data.parser.aug_scale_min, task.train_data.parser.aug_scale_max) == \
+        recipe["aug_scale"]
+    assert optimizer.optimizer.type == recipe["optimizer"]
+    boundaries, values = outcome.schedule(recipe, 300)
+    assert list(optimizer.learning_rate.stepwise.boundaries) == boundaries
+    assert list(optimizer.learning_rate.stepwise.values) == values
+    assert optimizer.warmup.linear.warmup_steps == recipe["warmup_steps"]
+    assert task.losses.l2_weight_decay == recipe["l2_weight_decay"]
+
+
+def test_summary_means_spreads_and_ratio(outcome):
+    summary = outcome.summarise({
+        "ours": [{"AP": 0.5, "AP50": 0.8}, {"AP": 0.3, "AP50": 0.6}],
+        "reference": [{"AP": 0.4, "AP50": 0.7}, {"AP": 0.4, "AP50": 0.7}]})
+    assert summary["ours"]["AP"] == {"mean": pytest.approx(0.4), "spread": pytest.approx(0.2)}
+    assert summary["ours_over_reference"]["AP"] == pytest.approx(1.0)
+    assert summary["ours_over_reference"]["AP50"] == pytest.approx(1.0)
+
+
+def test_a_folder_without_the_splits_is_a_usage_error(outcome, tmp_path):
+    from absl import app
+
+    with pytest.raises(app.UsageError, match="has no train/annotations.json"):
+        outcome.data_folders(str(tmp_path), str(tmp_path), outcome.RECIPES["sgd"])
