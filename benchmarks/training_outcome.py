@@ -47,17 +47,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app, flags  # noqa: E402
 
-COCO_DIR = flags.DEFINE_string(
-    "coco_dir", None, "COCO-format data (train/, val/); default: the synthetic shapes, "
-    "generated into --output_dir.")
-RECIPE = flags.DEFINE_enum("recipe", "sgd", ["sgd", "demo"], "The training recipe.")
-SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds per side (0, 1, ...).")
-STEPS = flags.DEFINE_integer("steps", None, "Training steps (default: the recipe's); the "
-                             "learning-rate boundaries scale with it.")
-SIDES = flags.DEFINE_list("sides", ["ours", "reference"], "ours and/or reference.")
-OUTPUT_DIR = flags.DEFINE_string("output_dir", "outputs/training_outcome",
-                                 "Runs, data and TFRecords.")
-JSON_OUT = flags.DEFINE_string("json", None, "Also write the results here.")
+FLAGS = flags.FLAGS
 
 # One recipe, both sides. Boundaries are fractions of the steps.
 RECIPES = {
@@ -279,36 +269,52 @@ def summarise(results):
     return summary
 
 
+def define_flags():
+    """The command line (defined only when run as a script, so that importing
+    the module beside other absl programs, as the tests do, defines no flag)."""
+    flags.DEFINE_string(
+        "coco_dir", None, "COCO-format data (train/, val/); default: the synthetic shapes, "
+        "generated into --output_dir.")
+    flags.DEFINE_enum("recipe", "sgd", ["sgd", "demo"], "The training recipe.")
+    flags.DEFINE_integer("seeds", 3, "Seeds per side (0, 1, ...).")
+    flags.DEFINE_integer("steps", None, "Training steps (default: the recipe's); the "
+                         "learning-rate boundaries scale with it.")
+    flags.DEFINE_list("sides", ["ours", "reference"], "ours and/or reference.")
+    flags.DEFINE_string("output_dir", "outputs/training_outcome",
+                        "Runs, data and TFRecords.")
+    flags.DEFINE_string("json", None, "Also write the results here.")
+
+
 def main(argv):
     del argv
     from spinenet_tf.hardware import hardware_line
 
-    for side in SIDES.value:
+    for side in FLAGS.sides:
         if side not in ("ours", "reference"):
             raise app.UsageError(f"--sides takes ours and/or reference; received {side!r}.")
-    if SEEDS.value < 1:
-        raise app.UsageError(f"--seeds must be >= 1; received {SEEDS.value}.")
-    if "reference" in SIDES.value:
+    if FLAGS.seeds < 1:
+        raise app.UsageError(f"--seeds must be >= 1; received {FLAGS.seeds}.")
+    if "reference" in FLAGS.sides:
         from spinenet_tf.convert.model_garden import require_model_garden
 
         require_model_garden()
     print(hardware_line(), flush=True)  # CPU model, cores, cpu_flags (AVX-512, AMX)
-    recipe = RECIPES[RECIPE.value]
-    steps = STEPS.value or recipe["steps"]
-    output_dir = os.path.abspath(OUTPUT_DIR.value)
-    folders = data_folders(COCO_DIR.value, output_dir, recipe)
+    recipe = RECIPES[FLAGS.recipe]
+    steps = FLAGS.steps or recipe["steps"]
+    output_dir = os.path.abspath(FLAGS.output_dir)
+    folders = data_folders(FLAGS.coco_dir, output_dir, recipe)
     num_classes = num_classes_of(folders["train"][0])
-    print(f"Recipe {RECIPE.value}: RetinaNet {recipe['backbone']} @{recipe['image_size']}, "
+    print(f"Recipe {FLAGS.recipe}: RetinaNet {recipe['backbone']} @{recipe['image_size']}, "
           f"batch {recipe['batch_size']}, {steps} {recipe['optimizer']} steps, "
           f"schedule {schedule(recipe, steps)}, scale jitter {recipe['aug_scale']}; "
           f"{num_classes} classes; data {os.path.dirname(folders['train'][0])}", flush=True)
-    results = {side: [] for side in SIDES.value}
-    for seed in range(SEEDS.value):
-        for side in SIDES.value:
+    results = {side: [] for side in FLAGS.sides}
+    for seed in range(FLAGS.seeds):
+        for side in FLAGS.sides:
             started = time.time()
             print(f"{side}, seed {seed} ...", flush=True)
             if side == "ours":
-                run_dir = os.path.join(output_dir, f"ours_{RECIPE.value}_seed{seed}")
+                run_dir = os.path.join(output_dir, f"ours_{FLAGS.recipe}_seed{seed}")
                 metrics = train_ours(recipe, folders, num_classes, steps, seed, run_dir)
             else:
                 reference = train_reference(recipe, tfrecords_of(folders, output_dir),
@@ -319,9 +325,9 @@ def main(argv):
             print(f"{side}, seed {seed}: AP {metrics['AP']:.3f}, AP50 {metrics['AP50']:.3f} "
                   f"({metrics['minutes']:.1f} min)", flush=True)
     summary = summarise(results)
-    print(f"\n{hardware_line()}\nRecipe {RECIPE.value}, {steps} steps, "
-          f"{SEEDS.value} seed(s) a side:")
-    for side in SIDES.value:
+    print(f"\n{hardware_line()}\nRecipe {FLAGS.recipe}, {steps} steps, "
+          f"{FLAGS.seeds} seed(s) a side:")
+    for side in FLAGS.sides:
         runs = ", ".join(f"{r['AP']:.3f}/{r['AP50']:.3f}" for r in results[side])
         print(f"  {side:<10} AP/AP50 per seed {runs}; mean AP {summary[side]['AP']['mean']:.3f} "
               f"(spread {summary[side]['AP']['spread']:.3f}), mean AP50 "
@@ -329,11 +335,12 @@ def main(argv):
     if "ours_over_reference" in summary:
         ratio = summary["ours_over_reference"]
         print(f"  ours / reference: mean AP {ratio['AP']:.3f}, mean AP50 {ratio['AP50']:.3f}")
-    if JSON_OUT.value:
-        with open(JSON_OUT.value, "w") as f:
-            json.dump({"machine": hardware_line(), "recipe": RECIPE.value, "steps": steps,
+    if FLAGS.json:
+        with open(FLAGS.json, "w") as f:
+            json.dump({"machine": hardware_line(), "recipe": FLAGS.recipe, "steps": steps,
                        "runs": results, "summary": summary}, f, indent=2)
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -13,6 +13,8 @@ _PATH = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "traini
 
 @pytest.fixture(scope="module")
 def outcome():
+    import spinenet_tf.cli.demo  # noqa: F401  (its absl flags, as in one test process)
+
     spec = importlib.util.spec_from_file_location("training_outcome", _PATH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
