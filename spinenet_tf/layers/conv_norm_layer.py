@@ -214,6 +214,19 @@ class ConvNormLayer(FoldsBatchNorm, keras.layers.Layer):
         self.batch_norm = self.factory.batch_norm
         self.activation_layer = self.factory.activation_layer
 
+    def build(self, input_shape):
+        """Builds the sublayers by running `call` on a symbolic input.
+
+        Each sublayer builds from its input shape and passes on its output
+        shape, so no TensorFlow graph is traced: Keras' default build of a
+        layer that has sublayers traces `call` in a scratch graph, which was
+        most of the time a SpineNet took to construct (docs/benchmarks.md).
+        """
+        self.call(keras.KerasTensor(input_shape, dtype=self.compute_dtype))
+
+    def compute_output_shape(self, input_shape):
+        return self.call(keras.KerasTensor(input_shape, dtype=self.compute_dtype)).shape
+
     def batch_norm_pairs(self):
         return self.factory.folding_pairs()
 

@@ -153,3 +153,58 @@ def test_layer_config_round_trip(layer):
 def test_unknown_activation_is_rejected_with_what_was_received():
     with pytest.raises(ValueError, match="received 'gelu'"):
         ResidualBlock(filters=8, activation="gelu")
+
+
+def _composite_layers(form):
+    """A twin pair of each composite layer (fixed padding where it matters)."""
+    def make():
+        return [
+            ResidualBlock(filters=8, strides=2, use_projection=True, form=form,
+                          stochastic_depth_rate=0.1, conv_padding="fixed"),
+            BottleneckBlock(filters=4, use_projection=True, form=form),
+            MBConvBlock(in_filters=8, out_filters=8, expand_ratio=4, se_ratio=0.25,
+                        stochastic_depth_rate=0.2, form=form),
+            MBConvBlock(in_filters=8, out_filters=16, strides=2, expand_ratio=1,
+                        se_ratio=None, form=form),
+            SqueezeExcitation(filters=8, reduction_base_filters=4, form=form),
+            CrossScaleResampling(filters=4, output_filters=12, level_change=3,
+                                 downsampling="single_pool", form=form),
+            CrossScaleResampling(filters=4, output_filters=12, level_change=-2, form=form),
+            DepthwiseResampling(output_filters=12, level_change=2, form=form),
+        ]
+    return zip(make(), make())
+
+
+@pytest.mark.parametrize("form", ["trainable", "folded", "quantization_aware"])
+def test_building_from_a_shape_makes_the_weights_and_output_shape_a_call_makes(form):
+    """`build(shape)` runs `call` on a symbolic input (no TensorFlow graph
+    traced): the weights it makes (paths, shapes, order) and the output
+    shape it reports are those of an eager call on a twin layer."""
+    x = _inputs((16, 16, 8))
+    for built, called in _composite_layers(form):
+        built.build((None, 16, 16, 8))
+        outputs = called(x)
+        assert [(w.path.split("/", 1)[1], w.shape) for w in built.weights] == [
+            (w.path.split("/", 1)[1], w.shape) for w in called.weights], built.name
+        assert built.compute_output_shape((None, 16, 16, 8)) == (None,) + outputs.shape[1:]
+
+
+def test_a_functional_model_is_built_without_tracing_the_blocks(monkeypatch):
+    """In functional construction a block's `call` sees only symbolic
+    `KerasTensor`s (the sublayers build from shapes), not the graph tensors
+    of a traced scratch graph."""
+    seen = []
+    for layer_class in (MBConvBlock, DepthwiseResampling, SqueezeExcitation):
+        original = layer_class.call
+
+        def recording(self, inputs, *args, _original=original, **kwargs):
+            seen.append(type(inputs).__name__)
+            return _original(self, inputs, *args, **kwargs)
+
+        monkeypatch.setattr(layer_class, "call", recording)
+    inputs = keras.Input((16, 16, 8))
+    x = MBConvBlock(in_filters=8, out_filters=8, se_ratio=0.25)(inputs)
+    x = DepthwiseResampling(output_filters=12, level_change=1)(x)
+    model = keras.Model(inputs, x)
+    assert seen and set(seen) == {"KerasTensor"}, seen
+    assert model.output_shape == (None, 8, 8, 12)
