@@ -219,8 +219,8 @@ class ConvNormLayer(FoldsBatchNorm, keras.layers.Layer):
 
         Each sublayer builds from its input shape and passes on its output
         shape, so no TensorFlow graph is traced: Keras' default build of a
-        layer that has sublayers traces `call` in a scratch graph, which was
-        most of the time a SpineNet took to construct (docs/benchmarks.md).
+        layer that has sublayers traces `call` in a scratch graph, about a
+        third of the time a SpineNet took to construct (docs/benchmarks.md).
         """
         self.call(keras.KerasTensor(input_shape, dtype=self.compute_dtype))
 
