@@ -2,8 +2,9 @@
 tf-models-official trained on the same COCO-format data with the same
 recipe, budget and evaluation, for several seeds each.
 
-    python benchmarks/training_outcome.py [--coco_dir DIR] [--recipe sgd|demo] \\
-        [--seeds 3] [--steps N] [--sides ours,reference] [--output_dir DIR] [--json out.json]
+    python benchmarks/training_outcome.py [--coco_dir DIR] [--recipe sgd|demo|demo_sgd] \\
+        [--seeds 3] [--steps N] [--sides ours,reference] [--ours_at COMMIT,...] \\
+        [--output_dir DIR] [--json out.json]
 
 * ours: `spinenet_tf.training.Trainer` on the config the recipe gives
   (`spinenet-train` with those `--set` values), its own input pipeline
@@ -32,6 +33,15 @@ Recipes (`RECIPES`):
 * `demo`: the demo's model and Adam recipe (`spinenet-demo`: Mobile-49XS at
   128, batch 16, 600 steps; the reference with Model Garden's Adam and the
   same clipping and schedule).
+* `demo_sgd`: the demo's model on the SGD recipe the demo had before the
+  training-speed change (lr 0.08, 1600 steps): a recipe every commit since
+  the first figures can train, for the bisection.
+
+`--ours_at` trains given commits of this repository as well, each with its
+own train.py and package (a git worktree under --output_dir, run in a
+subprocess), on the same data and recipe: sides `ours@COMMIT`. A run whose
+folder already holds its metrics.json is read instead of trained again, so
+an interrupted bisection resumes. `--sides=` (empty) trains only those.
 
 `--coco_dir` takes any folder with `train/annotations.json`,
 `train/images`, `val/annotations.json`, `val/images` (a class count of the
@@ -41,6 +51,8 @@ largest category id + 1). Needs the `garden` extra.
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -64,6 +76,17 @@ RECIPES = {
         stochastic_depth=None, anchor_size=2.0, batch_size=16, steps=600,
         aug_scale=(0.8, 1.25), optimizer="adam", learning_rate=0.006,
         decay_at=(0.75, 0.9), warmup_steps=85, warmup_learning_rate=0.0004,
+        global_clipnorm=10.0, l2_weight_decay=3e-5, synthetic_min_side=16),
+    # The demo's model on the SGD recipe that the demo had until the
+    # training-speed change (1600 steps): it learns in a few minutes with
+    # SGD, which every commit since the first figures can train, so it is
+    # the bisection's recipe (--ours_at).
+    "demo_sgd": dict(
+        backbone="spinenet-mobile-49xs", image_size=128, activation="swish",
+        head_num_convs=4, head_num_filters=24, use_separable_conv=True,
+        stochastic_depth=None, anchor_size=2.0, batch_size=16, steps=1600,
+        aug_scale=(0.8, 1.25), optimizer="sgd", momentum=0.9, learning_rate=0.08,
+        decay_at=(0.78125, 0.90625), warmup_steps=100, warmup_learning_rate=0.0067,
         global_clipnorm=10.0, l2_weight_decay=3e-5, synthetic_min_side=16),
 }
 
@@ -99,11 +122,20 @@ def num_classes_of(annotation_file):
         return max(c["id"] for c in json.load(f)["categories"]) + 1
 
 
-def our_config(recipe, folders, num_classes, steps, seed):
-    """The spinenet_tf config of the recipe (what `spinenet-train --set`
-    would give)."""
-    from spinenet_tf.config import load_config
+BASE_CONFIG = "retinanet_spinenet_mobile49s_coco"
 
+
+def yaml_number(value):
+    """A float as plain decimals: YAML 1.1 readers (PyYAML, which older
+    commits use without the project's reader) take `3e-05` for a string."""
+    text = f"{value:.12f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def our_overrides(recipe, folders, num_classes, steps, seed):
+    """The recipe as `spinenet-train --set` values on `BASE_CONFIG` (keys
+    that every commit since the first training-outcome figures reads alike,
+    so that `--ours_at` can give them to an older train.py)."""
     boundaries, values = schedule(recipe, steps)
     size = recipe["image_size"]
     overrides = [
@@ -121,15 +153,24 @@ def our_config(recipe, folders, num_classes, steps, seed):
         f"train_data.aug_scale_max={recipe['aug_scale'][1]}",
         "eval_data.source=coco", f"eval_data.annotations={folders['val'][0]}",
         f"eval_data.image_dir={folders['val'][1]}",
-        f"losses.l2_weight_decay={recipe['l2_weight_decay']}",
+        f"losses.l2_weight_decay={yaml_number(recipe['l2_weight_decay'])}",
         f"optimizer.type={recipe['optimizer']}", f"optimizer.boundaries={boundaries}",
-        f"optimizer.values={values}", f"optimizer.warmup_steps={recipe['warmup_steps']}",
-        f"optimizer.warmup_learning_rate={recipe['warmup_learning_rate']}",
+        f"optimizer.values=[{', '.join(yaml_number(v) for v in values)}]",
+        f"optimizer.warmup_steps={recipe['warmup_steps']}",
+        f"optimizer.warmup_learning_rate={yaml_number(recipe['warmup_learning_rate'])}",
         f"optimizer.global_clipnorm={recipe['global_clipnorm'] or 'null'}",
         f"trainer.train_steps={steps}", f"trainer.checkpoint_every={steps}",
         "trainer.eval_every=0", f"trainer.seed={seed}", "trainer.mixed_precision=null",
-    ]
-    return load_config("retinanet_spinenet_mobile49s_coco", overrides)
+    ] + ([f"optimizer.momentum={recipe['momentum']}"] if "momentum" in recipe else [])
+    return overrides
+
+
+def our_config(recipe, folders, num_classes, steps, seed):
+    """The spinenet_tf config of the recipe (what `spinenet-train --set`
+    would give)."""
+    from spinenet_tf.config import load_config
+
+    return load_config(BASE_CONFIG, our_overrides(recipe, folders, num_classes, steps, seed))
 
 
 def train_ours(recipe, folders, num_classes, steps, seed, run_dir):
@@ -142,6 +183,52 @@ def train_ours(recipe, folders, num_classes, steps, seed, run_dir):
     trainer = Trainer(config, run_dir, tf.distribute.OneDeviceStrategy("/cpu:0"))
     results = trainer.run()
     return {"AP": results["AP"], "AP50": results["AP50"]}
+
+
+def worktree_of(commit, output_dir):
+    """A checkout of `commit` of this repository (a git worktree under
+    output_dir, made once) and the commit's full hash."""
+    repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        full = subprocess.run(["git", "-C", repository, "rev-parse", "--verify",
+                               commit + "^{commit}"], check=True, capture_output=True,
+                              text=True).stdout.strip()
+    except subprocess.CalledProcessError as error:
+        raise app.UsageError(f"--ours_at: {commit!r} is not a commit of {repository}: "
+                             f"{error.stderr.strip()}") from error
+    path = os.path.join(output_dir, "worktrees", full[:12])
+    if not os.path.exists(os.path.join(path, "train.py")):
+        subprocess.run(["git", "-C", repository, "worktree", "add", "--detach", "--force",
+                        path, full], check=True, capture_output=True)
+    return path, full
+
+
+def train_ours_at(commit, recipe, folders, num_classes, steps, seed, run_dir, output_dir):
+    """AP / AP50 of the run of `commit`'s own train.py (its package, input
+    pipeline, trainer and evaluation) on the recipe: the bisection of a
+    training outcome over the project's history."""
+    metrics_file = os.path.join(run_dir, "metrics.json")
+    if not os.path.exists(metrics_file):  # a finished run is read, not trained again
+        _run_train_py(commit, recipe, folders, num_classes, steps, seed, run_dir, output_dir)
+    with open(metrics_file) as f:
+        metrics = json.load(f)
+    return {"AP": metrics["AP"], "AP50": metrics["AP50"]}
+
+
+def _run_train_py(commit, recipe, folders, num_classes, steps, seed, run_dir, output_dir):
+    path, _ = worktree_of(commit, output_dir)
+    command = [sys.executable, "train.py", "--config", f"configs/{BASE_CONFIG}.yaml",
+               "--model_dir", run_dir]
+    for override in our_overrides(recipe, folders, num_classes, steps, seed):
+        command += ["--set", override]
+    environment = dict(os.environ, PYTHONPATH=path)
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, "train_output.txt"), "w") as log:
+        finished = subprocess.run(command, cwd=path, env=environment, stdout=log,
+                                  stderr=subprocess.STDOUT)
+    if finished.returncode:
+        raise RuntimeError(f"train.py of {commit} exited with {finished.returncode}; "
+                           f"its output: {os.path.join(run_dir, 'train_output.txt')}")
 
 
 def reference_experiment(recipe, tfrecord_pattern, num_classes, steps, seed):
@@ -253,10 +340,20 @@ def tfrecords_of(folders, output_dir):
     return pattern
 
 
+def write_json(path, recipe_name, steps, results):
+    from spinenet_tf.hardware import hardware_line
+
+    with open(path, "w") as f:
+        json.dump({"machine": hardware_line(), "recipe": recipe_name, "steps": steps,
+                   "runs": results, "summary": summarise(results)}, f, indent=2)
+
+
 def summarise(results):
-    """Mean, spread and the ratio of means, per metric."""
+    """Mean, spread and the ratio of means, per metric (sides with runs)."""
     summary = {}
     for side, runs in results.items():
+        if not runs:
+            continue
         summary[side] = {metric: {"mean": statistics.mean(r[metric] for r in runs),
                                   "spread": max(r[metric] for r in runs)
                                   - min(r[metric] for r in runs)}
@@ -275,11 +372,15 @@ def define_flags():
     flags.DEFINE_string(
         "coco_dir", None, "COCO-format data (train/, val/); default: the synthetic shapes, "
         "generated into --output_dir.")
-    flags.DEFINE_enum("recipe", "sgd", ["sgd", "demo"], "The training recipe.")
+    flags.DEFINE_enum("recipe", "sgd", sorted(RECIPES), "The training recipe.")
     flags.DEFINE_integer("seeds", 3, "Seeds per side (0, 1, ...).")
     flags.DEFINE_integer("steps", None, "Training steps (default: the recipe's); the "
                          "learning-rate boundaries scale with it.")
     flags.DEFINE_list("sides", ["ours", "reference"], "ours and/or reference.")
+    flags.DEFINE_list(
+        "ours_at", [], "Also train these commits of this repository (each with its own "
+        "train.py, in a git worktree under --output_dir) on the recipe: the bisection of a "
+        "training outcome. Sides named ours@COMMIT.")
     flags.DEFINE_string("output_dir", "outputs/training_outcome",
                         "Runs, data and TFRecords.")
     flags.DEFINE_string("json", None, "Also write the results here.")
@@ -308,12 +409,22 @@ def main(argv):
           f"batch {recipe['batch_size']}, {steps} {recipe['optimizer']} steps, "
           f"schedule {schedule(recipe, steps)}, scale jitter {recipe['aug_scale']}; "
           f"{num_classes} classes; data {os.path.dirname(folders['train'][0])}", flush=True)
-    results = {side: [] for side in FLAGS.sides}
+    sides = list(FLAGS.sides) + [f"ours@{commit}" for commit in FLAGS.ours_at]
+    for commit in FLAGS.ours_at:
+        worktree_of(commit, output_dir)  # a bad commit fails before any training
+    results = {side: [] for side in sides}
     for seed in range(FLAGS.seeds):
-        for side in FLAGS.sides:
+        for side in sides:
             started = time.time()
             print(f"{side}, seed {seed} ...", flush=True)
-            if side == "ours":
+            if side.startswith("ours@"):
+                commit = side[len("ours@"):]
+                full = worktree_of(commit, output_dir)[1]
+                run_dir = os.path.join(output_dir,
+                                       f"ours_at_{full[:12]}_{FLAGS.recipe}_{steps}_steps_seed{seed}")
+                metrics = train_ours_at(commit, recipe, folders, num_classes, steps, seed,
+                                        run_dir, output_dir)
+            elif side == "ours":
                 run_dir = os.path.join(output_dir, f"ours_{FLAGS.recipe}_seed{seed}")
                 metrics = train_ours(recipe, folders, num_classes, steps, seed, run_dir)
             else:
@@ -324,10 +435,12 @@ def main(argv):
             results[side].append(metrics)
             print(f"{side}, seed {seed}: AP {metrics['AP']:.3f}, AP50 {metrics['AP50']:.3f} "
                   f"({metrics['minutes']:.1f} min)", flush=True)
+            if FLAGS.json:  # after every run: a long benchmark keeps what it measured
+                write_json(FLAGS.json, recipe_name=FLAGS.recipe, steps=steps, results=results)
     summary = summarise(results)
     print(f"\n{hardware_line()}\nRecipe {FLAGS.recipe}, {steps} steps, "
           f"{FLAGS.seeds} seed(s) a side:")
-    for side in FLAGS.sides:
+    for side in sides:
         runs = ", ".join(f"{r['AP']:.3f}/{r['AP50']:.3f}" for r in results[side])
         print(f"  {side:<10} AP/AP50 per seed {runs}; mean AP {summary[side]['AP']['mean']:.3f} "
               f"(spread {summary[side]['AP']['spread']:.3f}), mean AP50 "
@@ -335,10 +448,6 @@ def main(argv):
     if "ours_over_reference" in summary:
         ratio = summary["ours_over_reference"]
         print(f"  ours / reference: mean AP {ratio['AP']:.3f}, mean AP50 {ratio['AP50']:.3f}")
-    if FLAGS.json:
-        with open(FLAGS.json, "w") as f:
-            json.dump({"machine": hardware_line(), "recipe": FLAGS.recipe, "steps": steps,
-                       "runs": results, "summary": summary}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -90,3 +90,29 @@ def test_a_folder_without_the_splits_is_a_usage_error(outcome, tmp_path):
 
     with pytest.raises(app.UsageError, match="has no train/annotations.json"):
         outcome.data_folders(str(tmp_path), str(tmp_path), outcome.RECIPES["sgd"])
+
+
+@pytest.mark.parametrize("name", ["sgd", "demo", "demo_sgd"])
+def test_overrides_read_the_same_with_plain_pyyaml(outcome, folders, name):
+    """`--ours_at` hands the overrides to older commits' train.py, which read
+    them with PyYAML: numbers must stay numbers there (`3e-05` is a string
+    to PyYAML)."""
+    import yaml
+
+    recipe = outcome.RECIPES[name]
+    values = dict(o.split("=", 1) for o in outcome.our_overrides(recipe, folders, 4, 300, 1))
+    read = {key: yaml.safe_load(value) for key, value in values.items()}
+    assert read["losses.l2_weight_decay"] == pytest.approx(recipe["l2_weight_decay"])
+    assert read["optimizer.warmup_learning_rate"] == pytest.approx(
+        recipe["warmup_learning_rate"])
+    assert read["optimizer.values"] == pytest.approx(outcome.schedule(recipe, 300)[1])
+    assert all(isinstance(v, float) for v in read["optimizer.values"])
+    if "momentum" in recipe:
+        assert read["optimizer.momentum"] == recipe["momentum"]
+
+
+def test_ours_at_an_unknown_commit_is_a_usage_error(outcome, tmp_path):
+    from absl import app
+
+    with pytest.raises(app.UsageError, match="'no-such-commit' is not a commit"):
+        outcome.worktree_of("no-such-commit", str(tmp_path))
