@@ -219,6 +219,19 @@ def copy_layer_weights(source, target, where):
     target.set_weights(values)
 
 
+def copy_layer_pairs(pairs, theirs, ours, where):
+    """Copies each (Model Garden layer, our layer) of `pairs`; every weight of
+    both whole layers `theirs` and `ours` must have been covered."""
+    copied = 0
+    for source, target in pairs:
+        copy_layer_weights(source, target, f"{where}.{target.name}")
+        copied += len(target.weights)
+    if copied != len(ours.weights) or copied != len(theirs.weights):
+        raise ValueError(
+            f"Copied {copied} {where} weights, but spinenet_tf's {ours.name!r} has "
+            f"{len(ours.weights)} and Model Garden's {theirs.name!r} {len(theirs.weights)}.")
+
+
 def transfer_model_garden_weights(reference, model):
     """Copies the weights of a Model Garden SpineNet(-Mobile) into `model`.
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from spinenet_tf.convert.model_garden import (
     build_model_garden_backbone,
+    copy_layer_pairs,
     copy_layer_weights,
     load_model_garden_backbone_checkpoint,
     require_model_garden,
@@ -90,14 +91,7 @@ def transfer_model_garden_retinanet_weights(reference, model):
             pairs += list(zip(their_level, our_norms[level]))
     pairs += [(theirs._classifier, ours.class_predictor),
               (theirs._box_regressor, ours.box_predictor)]
-    copied = 0
-    for source, target in pairs:
-        copy_layer_weights(source, target, f"head.{target.name}")
-        copied += len(target.weights)
-    if copied != len(ours.weights) or copied != len(theirs.weights):
-        raise ValueError(
-            f"Copied {copied} head weights, but spinenet_tf's head has "
-            f"{len(ours.weights)} and Model Garden's {len(theirs.weights)}.")
+    copy_layer_pairs(pairs, theirs, ours, "head")
     return model
 
 

@@ -4,6 +4,7 @@ from keras import ops
 
 from spinenet_tf.retinanet.anchor_generator import flatten_multilevel
 from spinenet_tf.ops.box_ops import clip_boxes, decode_boxes
+from spinenet_tf.ops.nms import per_class_nms
 
 
 class DetectionDecoder:
@@ -15,8 +16,8 @@ class DetectionDecoder:
     `pre_nms_top_k` best anchors kept per class, scores below
     `pre_nms_score_threshold` dropped, per-class NMS, then the
     `max_detections` best over all classes. NMS itself is TensorFlow's
-    `combined_non_max_suppression` (Keras has no NMS op), fed per-class
-    candidate lists, so the whole batch runs as one op.
+    (`spinenet_tf.ops.nms.per_class_nms`: Keras has no NMS op), the whole
+    batch in one op.
 
     Returns (from `__call__`) a dict of
     `detection_boxes` [B, K, 4] (ymin, xmin, ymax, xmax in pixels),
@@ -58,29 +59,6 @@ class DetectionDecoder:
         return boxes, scores
 
     def __call__(self, class_logits, box_deltas, anchors, image_size=None):
-        import tensorflow as tf
-
         boxes, scores = self.decode(class_logits, box_deltas, anchors, image_size)
-        k = min(self.pre_nms_top_k, scores.shape[1])
-        # Best k anchors per class: scores [B, k, C], boxes [B, k, C, 4].
-        top_scores, top_index = tf.math.top_k(tf.transpose(scores, [0, 2, 1]), k)
-        top_boxes = tf.gather(boxes, top_index, batch_dims=1)
-        boxes, scores, classes, valid = tf.image.combined_non_max_suppression(
-            tf.transpose(top_boxes, [0, 2, 1, 3]),
-            tf.transpose(top_scores, [0, 2, 1]),
-            max_output_size_per_class=self.max_detections,
-            max_total_size=self.max_detections,
-            iou_threshold=self.nms_iou_threshold,
-            score_threshold=self.pre_nms_score_threshold,
-            pad_per_class=False,
-            clip_boxes=False,
-        )
-        valid_mask = tf.range(self.max_detections)[None, :] < valid[:, None]
-        return {
-            "detection_boxes": boxes,
-            "detection_scores": scores,
-            # Class 0 is the background slot, dropped above.
-            "detection_classes": tf.where(
-                valid_mask, tf.cast(classes, tf.int32) + 1, 0),
-            "num_detections": tf.cast(valid, tf.int32),
-        }
+        return per_class_nms(boxes, scores, self.pre_nms_top_k, self.pre_nms_score_threshold,
+                             self.nms_iou_threshold, self.max_detections)

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from spinenet_tf.backbones.feature_levels import backbone_levels
 from spinenet_tf.ops.box_ops import boxes_to_original
 from spinenet_tf.retinanet.anchor_generator import AnchorGenerator, flatten_multilevel
 from spinenet_tf.retinanet.anchor_labeler import AnchorLabeler
@@ -16,16 +17,6 @@ from spinenet_tf.task_model import TaskModel
 # The TPU model zoo generates each location's anchors in this aspect order
 # (Model Garden: 0.5, 1, 2), so its prediction channels come in this order.
 TPU_ASPECT_RATIOS = (1.0, 2.0, 0.5)
-
-
-def _backbone_levels(backbone):
-    outputs = backbone.output
-    if not isinstance(outputs, dict) or not all(
-            str(k).startswith("P") and str(k)[1:].isdigit() for k in outputs):
-        raise ValueError(
-            "The backbone must output a dict {'P3': ..., 'P7': ...} of feature "
-            f"maps; received outputs {outputs!r}.")
-    return sorted(int(str(k)[1:]) for k in outputs)
 
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
@@ -114,7 +105,7 @@ class RetinaNet(TaskModel):
         name="retinanet",
         **kwargs,
     ):
-        available = _backbone_levels(backbone)
+        available = backbone_levels(backbone)
         min_level = min_level or getattr(backbone, "min_level", available[0])
         max_level = max_level or getattr(backbone, "max_level", available[-1])
         wanted = list(range(min_level, max_level + 1))

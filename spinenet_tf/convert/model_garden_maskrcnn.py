@@ -1,0 +1,111 @@
+"""tf-models-official's Mask R-CNN beside ours: its twin of a
+`spinenet_tf.maskrcnn.MaskRCNN`, and its weights copied into ours.
+
+Model Garden's `RPNHead`, `DetectionHead` and `MaskHead` keep their layers
+in private lists (`_convs`, `_norms`, `_fcs`, ...); they are paired with
+ours by role, shapes checked, every weight of both sides covered.
+"""
+
+import numpy as np
+
+from spinenet_tf.convert.model_garden import (
+    build_model_garden_backbone, copy_layer_pairs, require_model_garden,
+    transfer_model_garden_weights)
+
+
+def build_model_garden_maskrcnn(model):
+    """The tf-models-official twin of a `spinenet_tf.maskrcnn.MaskRCNN`:
+    Model Garden's factory (`build_maskrcnn`) with an identity decoder and
+    the same backbone, anchors, heads, proposal and detection settings."""
+    require_model_garden()
+    import tf_keras
+    from official.vision.configs import common, decoders
+    from official.vision.configs import maskrcnn as maskrcnn_cfg
+    from official.vision.modeling import factory
+
+    config = model.get_config()
+    backbone = build_model_garden_backbone(model.backbone)
+    height, width, channels = model.backbone.image_shape
+    train, test = config["train_proposals"], config["test_proposals"]
+    norm = model.backbone.factory
+    model_config = maskrcnn_cfg.MaskRCNN(
+        num_classes=model.num_classes, input_size=[height, width, channels],
+        min_level=model.min_level, max_level=model.max_level, include_mask=True,
+        anchor=maskrcnn_cfg.Anchor(num_scales=config["num_scales"],
+                                   aspect_ratios=list(config["aspect_ratios"]),
+                                   anchor_size=config["anchor_size"]),
+        decoder=decoders.Decoder(type="identity"),
+        rpn_head=maskrcnn_cfg.RPNHead(num_convs=config["rpn_num_convs"],
+                                      num_filters=config["rpn_num_filters"],
+                                      use_separable_conv=config["use_separable_conv"]),
+        detection_head=maskrcnn_cfg.DetectionHead(
+            num_convs=config["box_num_convs"], num_filters=config["box_num_filters"],
+            use_separable_conv=config["use_separable_conv"], num_fcs=config["box_num_fcs"],
+            fc_dims=config["box_fc_dims"],
+            class_agnostic_bbox_pred=config["class_agnostic_boxes"]),
+        mask_head=maskrcnn_cfg.MaskHead(num_convs=config["mask_num_convs"],
+                                        num_filters=config["mask_num_filters"],
+                                        use_separable_conv=config["use_separable_conv"]),
+        roi_generator=maskrcnn_cfg.ROIGenerator(
+            **train, **{"test_" + name: value for name, value in test.items()}),
+        roi_aligner=maskrcnn_cfg.ROIAligner(crop_size=config["roi_crop_size"]),
+        mask_roi_aligner=maskrcnn_cfg.MaskROIAligner(crop_size=config["mask_crop_size"]),
+        detection_generator=maskrcnn_cfg.DetectionGenerator(
+            pre_nms_top_k=config["pre_nms_top_k"],
+            pre_nms_score_threshold=config["pre_nms_score_threshold"],
+            nms_iou_threshold=config["nms_iou_threshold"],
+            max_num_detections=config["max_detections"]),
+        norm_activation=common.NormActivation(
+            activation=config["activation"], use_sync_bn=norm.use_sync_bn,
+            norm_momentum=norm.norm_momentum, norm_epsilon=norm.norm_epsilon))
+    input_specs = tf_keras.layers.InputSpec(shape=[None, height, width, channels])
+    reference = factory.build_maskrcnn(input_specs, model_config, backbone=backbone)
+    # A subclassed tf_keras model has its weights once it has been called.
+    reference(np.zeros((1, height, width, channels), "float32"),
+              np.array([[height, width]], "float32"), training=False)
+    return reference
+
+
+def transfer_model_garden_maskrcnn_weights(reference, model):
+    """Copies a Model Garden `MaskRCNNModel` (backbone and the three heads)
+    into `model`."""
+    transfer_model_garden_weights(reference.backbone, model.backbone)
+    transfer_model_garden_rpn_head(reference.rpn_head, model.rpn_head)
+    heads = reference.detection_head
+    transfer_model_garden_box_head(heads[0] if isinstance(heads, list) else heads,
+                                   model.box_head)
+    transfer_model_garden_mask_head(reference.mask_head, model.mask_head)
+    return model
+
+
+def transfer_model_garden_rpn_head(theirs, ours):
+    """Model Garden `RPNHead` -> `spinenet_tf.maskrcnn.RPNHead`."""
+    pairs = list(zip(theirs._convs, ours.convs))
+    if len(theirs._norms) != len(ours.levels):
+        raise ValueError(f"Model Garden's RPN head has {len(theirs._norms)} levels, "
+                         f"ours {len(ours.levels)} ({ours.levels}).")
+    for their_level, level in zip(theirs._norms, ours.levels):
+        pairs += list(zip(their_level, ours.norms[level]))
+    pairs += [(theirs._classifier, ours.score_predictor),
+              (theirs._box_regressor, ours.box_predictor)]
+    copy_layer_pairs(pairs, theirs, ours, "rpn_head")
+    return ours
+
+
+def transfer_model_garden_box_head(theirs, ours):
+    """Model Garden `DetectionHead` -> `spinenet_tf.maskrcnn.BoxHead`."""
+    pairs = (list(zip(theirs._convs, ours.convs)) + list(zip(theirs._conv_norms, ours.conv_norms))
+             + list(zip(theirs._fcs, ours.fcs)) + list(zip(theirs._fc_norms, ours.fc_norms))
+             + [(theirs._classifier, ours.class_predictor),
+                (theirs._box_regressor, ours.box_predictor)])
+    copy_layer_pairs(pairs, theirs, ours, "box_head")
+    return ours
+
+
+def transfer_model_garden_mask_head(theirs, ours):
+    """Model Garden `MaskHead` -> `spinenet_tf.maskrcnn.MaskHead`."""
+    pairs = (list(zip(theirs._convs, ours.convs)) + list(zip(theirs._conv_norms, ours.conv_norms))
+             + [(theirs._deconv, ours.upsample), (theirs._deconv_bn, ours.upsample_norm),
+                (theirs._mask_regressor, ours.mask_predictor)])
+    copy_layer_pairs(pairs, theirs, ours, "mask_head")
+    return ours

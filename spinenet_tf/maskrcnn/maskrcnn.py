@@ -1,0 +1,187 @@
+"""Mask R-CNN on a SpineNet (or any multi-level) backbone: inference."""
+
+import keras
+from keras import ops
+
+from spinenet_tf.backbones.feature_levels import backbone_levels
+from spinenet_tf.maskrcnn.box_head import BoxHead
+from spinenet_tf.maskrcnn.detection_generator import DetectionGenerator
+from spinenet_tf.maskrcnn.mask_head import MaskHead
+from spinenet_tf.maskrcnn.roi_aligner import MultilevelROIAligner
+from spinenet_tf.maskrcnn.roi_generator import MultilevelROIGenerator
+from spinenet_tf.maskrcnn.rpn_head import RPNHead
+from spinenet_tf.retinanet.anchor_generator import AnchorGenerator
+
+
+@keras.saving.register_keras_serializable(package="spinenet_tf")
+class MaskRCNN(keras.Model):
+    """Mask R-CNN, tf-models-official's `MaskRCNNModel` in Keras 3 layers.
+
+    backbone -> `RPNHead` on every level -> `MultilevelROIGenerator`
+    (proposals) -> `MultilevelROIAligner` (7x7) -> `BoxHead` ->
+    `DetectionGenerator` (class-specific boxes, per-class NMS) ->
+    `MultilevelROIAligner` (14x14) on the detections -> `MaskHead` (28x28
+    mask of each detection's class).
+
+    `model(images, image_shape=None)` returns a dict: `rpn_scores`,
+    `rpn_boxes` (per level), `rois` [B, P, 4], `class_logits` [B, P, C],
+    `box_deltas` [B, P, 4C], the four detection tensors and
+    `detection_masks` [B, K, 28, 28] (probabilities, in each detection
+    box). `image_shape` [B, 2] is the (height, width) of each image's
+    content inside the padded input (default: the whole input).
+
+    This is the inference network (weights, proposals, detections, masks,
+    equal to the reference's): training (ROI sampling, mask targets,
+    losses) is not built yet, and `training=True` raises.
+
+    Args:
+        backbone: a Keras model returning {"P{level}": features}.
+        num_classes: classes including background (91 for COCO).
+        min_level, max_level: levels to use; default the backbone's.
+        num_scales, aspect_ratios, anchor_size: RPN anchors (the recipe: 1,
+            (0.5, 1, 2), 3).
+        rpn_num_convs, rpn_num_filters: the RPN tower (1 x 256).
+        box_num_convs, box_num_filters, box_num_fcs, box_fc_dims: the box
+            head (4 x 256 convs, 1 x 1024 fc).
+        mask_num_convs, mask_num_filters: the mask head (4 x 256).
+        use_separable_conv: separable convs in all three heads.
+        class_agnostic_boxes: one box per ROI instead of one per class.
+        activation: of the heads; default the backbone's.
+        kernel_regularizer: for the heads.
+        train_proposals, test_proposals: `ProposalSettings` (or dicts).
+        roi_crop_size, mask_crop_size: ROI align sizes (7, 14).
+        pre_nms_top_k, pre_nms_score_threshold, nms_iou_threshold,
+            max_detections: see `DetectionGenerator`.
+    """
+
+    def __init__(self, backbone, num_classes, min_level=None, max_level=None, num_scales=1,
+                 aspect_ratios=(0.5, 1.0, 2.0), anchor_size=3.0, rpn_num_convs=1,
+                 rpn_num_filters=256, box_num_convs=4, box_num_filters=256, box_num_fcs=1,
+                 box_fc_dims=1024, mask_num_convs=4, mask_num_filters=256,
+                 use_separable_conv=False, class_agnostic_boxes=False, activation=None,
+                 kernel_regularizer=None, train_proposals=None, test_proposals=None,
+                 roi_crop_size=7, mask_crop_size=14, pre_nms_top_k=5000,
+                 pre_nms_score_threshold=0.05, nms_iou_threshold=0.5, max_detections=100,
+                 name="maskrcnn", **kwargs):
+        super().__init__(name=name, **kwargs)
+        available = backbone_levels(backbone)
+        self.min_level = int(min_level or getattr(backbone, "min_level", available[0]))
+        self.max_level = int(max_level or getattr(backbone, "max_level", available[-1]))
+        missing = [f"P{level}" for level in range(self.min_level, self.max_level + 1)
+                   if level not in available]
+        if missing:
+            raise ValueError(
+                f"MaskRCNN levels {self.min_level}..{self.max_level} need backbone features "
+                f"{missing}, which {backbone.name!r} does not output (it outputs "
+                f"{['P%d' % level for level in available]}).")
+        self.backbone = backbone
+        self.num_classes = int(num_classes)
+        factory = getattr(backbone, "factory", None)
+        norm = dict(activation=activation or getattr(factory, "activation", "relu"),
+                    use_sync_bn=getattr(factory, "use_sync_bn", False),
+                    norm_momentum=getattr(factory, "norm_momentum", 0.99),
+                    norm_epsilon=getattr(factory, "norm_epsilon", 1e-3),
+                    kernel_regularizer=kernel_regularizer)
+        self.anchor_generator = AnchorGenerator(
+            self.min_level, self.max_level, num_scales, aspect_ratios, anchor_size)
+        self.rpn_head = RPNHead(
+            self.min_level, self.max_level, self.anchor_generator.anchors_per_location,
+            num_convs=rpn_num_convs, num_filters=rpn_num_filters,
+            use_separable_conv=use_separable_conv, name="rpn_head", **norm)
+        self.roi_generator = MultilevelROIGenerator(
+            train_proposals, test_proposals, name="roi_generator")
+        self.roi_aligner = MultilevelROIAligner(roi_crop_size, name="roi_aligner")
+        self.box_head = BoxHead(
+            self.num_classes, num_convs=box_num_convs, num_filters=box_num_filters,
+            use_separable_conv=use_separable_conv, num_fcs=box_num_fcs, fc_dims=box_fc_dims,
+            class_agnostic_boxes=class_agnostic_boxes, name="box_head", **norm)
+        self.detection_generator = DetectionGenerator(
+            pre_nms_top_k, pre_nms_score_threshold, nms_iou_threshold, max_detections)
+        self.mask_roi_aligner = MultilevelROIAligner(mask_crop_size, name="mask_roi_aligner")
+        self.mask_head = MaskHead(
+            self.num_classes, num_convs=mask_num_convs, num_filters=mask_num_filters,
+            use_separable_conv=use_separable_conv, name="mask_head", **norm)
+        self._config = dict(
+            num_classes=self.num_classes, min_level=self.min_level, max_level=self.max_level,
+            num_scales=num_scales, aspect_ratios=tuple(aspect_ratios), anchor_size=anchor_size,
+            rpn_num_convs=rpn_num_convs, rpn_num_filters=rpn_num_filters,
+            box_num_convs=box_num_convs, box_num_filters=box_num_filters,
+            box_num_fcs=box_num_fcs, box_fc_dims=box_fc_dims, mask_num_convs=mask_num_convs,
+            mask_num_filters=mask_num_filters, use_separable_conv=use_separable_conv,
+            class_agnostic_boxes=class_agnostic_boxes, activation=norm["activation"],
+            kernel_regularizer=keras.regularizers.serialize(
+                keras.regularizers.get(kernel_regularizer)),
+            train_proposals=self.roi_generator.get_config()["train"],
+            test_proposals=self.roi_generator.get_config()["test"],
+            roi_crop_size=roi_crop_size, mask_crop_size=mask_crop_size,
+            pre_nms_top_k=pre_nms_top_k, pre_nms_score_threshold=pre_nms_score_threshold,
+            nms_iou_threshold=nms_iou_threshold, max_detections=max_detections)
+        self._build_from_backbone()
+
+    def _build_from_backbone(self):
+        """Builds every weight from the backbone's static shapes."""
+        shapes = {f"P{level}": tuple(self.backbone.output[f"P{level}"].shape)
+                  for level in range(self.min_level, self.max_level + 1)}
+        channels = shapes[f"P{self.min_level}"][-1]
+        self.rpn_head.build(shapes)
+        rois = self.roi_generator.test_settings.num_proposals
+        size = self.roi_aligner.crop_size
+        self.box_head.build((None, rois, size, size, channels))
+        size = self.mask_roi_aligner.crop_size
+        self.mask_head.build([(None, None, size, size, channels), (None, None)])
+        self.built = True
+
+    @classmethod
+    def from_variant(cls, name, num_classes=91, image_size=None, activation="relu",
+                     **kwargs):
+        """tf-models-official's `maskrcnn_spinenet_coco` recipe on a named
+        backbone ("spinenet-49", "spinenet-96", "spinenet-143", "spinenet-190",
+        "spinenet-mobile-49", ...; `backbones.variants.VARIANTS`), at its
+        paper input size unless `image_size` is given. The recipe's
+        activation is relu (backbone and heads); other keyword arguments go
+        to `MaskRCNN`."""
+        from spinenet_tf.backbones.variants import get_variant
+
+        variant = get_variant(name)
+        backbone = variant.build(image_size, activation=activation,
+                                 **kwargs.pop("backbone_kwargs", {}))
+        return cls(backbone, num_classes, **kwargs)
+
+    def call(self, images, image_shape=None, training=False):
+        if training:
+            raise ValueError(
+                "MaskRCNN runs inference only so far: training needs the ROI sampler, "
+                "mask targets and losses, which are not built yet (issue 22); received "
+                "training=True.")
+        batch = ops.shape(images)[0]
+        height, width = images.shape[1], images.shape[2]
+        if image_shape is None:
+            image_shape = ops.tile(ops.array([[height, width]], "float32"), (batch, 1))
+        image_shape = ops.cast(image_shape, "float32")
+        features = self.backbone(images, training=False)
+        features = {f"P{level}": features[f"P{level}"]
+                    for level in range(self.min_level, self.max_level + 1)}
+        rpn_scores, rpn_boxes = self.rpn_head(features, training=False)
+        anchors = self.anchor_generator.multilevel_anchors(height, width)
+        rois, _ = self.roi_generator(rpn_scores, rpn_boxes, anchors, image_shape,
+                                     training=False)
+        class_logits, box_deltas = self.box_head(self.roi_aligner(features, rois),
+                                                 training=False)
+        outputs = dict(rpn_scores=rpn_scores, rpn_boxes=rpn_boxes, rois=rois,
+                       class_logits=class_logits, box_deltas=box_deltas)
+        detections = self.detection_generator(class_logits, box_deltas, rois, image_shape)
+        mask_logits = self.mask_head(
+            [self.mask_roi_aligner(features, detections["detection_boxes"]),
+             detections["detection_classes"]], training=False)
+        outputs.update(detections, detection_masks=ops.sigmoid(mask_logits))
+        return outputs
+
+    def get_config(self):
+        return {"name": self.name, "backbone": keras.saving.serialize_keras_object(
+            self.backbone), **self._config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        backbone = keras.saving.deserialize_keras_object(config.pop("backbone"))
+        return cls(backbone, **config)
