@@ -16,7 +16,8 @@ from spinenet_tf.convert.model_garden import (
 def build_model_garden_maskrcnn(model):
     """The tf-models-official twin of a `spinenet_tf.maskrcnn.MaskRCNN`:
     Model Garden's factory (`build_maskrcnn`) with an identity decoder and
-    the same backbone, anchors, heads, proposal and detection settings."""
+    the same backbone, anchors, heads, proposal, sampling and detection
+    settings."""
     require_model_garden()
     import tf_keras
     from official.vision.configs import common, decoders
@@ -27,6 +28,7 @@ def build_model_garden_maskrcnn(model):
     backbone = build_model_garden_backbone(model.backbone)
     height, width, channels = model.backbone.image_shape
     train, test = config["train_proposals"], config["test_proposals"]
+    sampling = config["sampling"]
     norm = model.backbone.factory
     model_config = maskrcnn_cfg.MaskRCNN(
         num_classes=model.num_classes, input_size=[height, width, channels],
@@ -48,6 +50,15 @@ def build_model_garden_maskrcnn(model):
                                         use_separable_conv=config["use_separable_conv"]),
         roi_generator=maskrcnn_cfg.ROIGenerator(
             **train, **{"test_" + name: value for name, value in test.items()}),
+        roi_sampler=maskrcnn_cfg.ROISampler(
+            mix_gt_boxes=sampling["mix_gt_boxes"],
+            num_sampled_rois=sampling["roi_samples_per_image"],
+            foreground_fraction=sampling["roi_foreground_fraction"],
+            foreground_iou_threshold=sampling["roi_foreground_iou_threshold"],
+            background_iou_high_threshold=sampling["roi_background_iou_high_threshold"],
+            background_iou_low_threshold=sampling["roi_background_iou_low_threshold"]),
+        mask_sampler=maskrcnn_cfg.MaskSampler(
+            num_sampled_masks=sampling["mask_samples_per_image"]),
         roi_aligner=maskrcnn_cfg.ROIAligner(crop_size=config["roi_crop_size"]),
         mask_roi_aligner=maskrcnn_cfg.MaskROIAligner(crop_size=config["mask_crop_size"]),
         detection_generator=maskrcnn_cfg.DetectionGenerator(

@@ -1,4 +1,6 @@
-"""Mask R-CNN on a SpineNet (or any multi-level) backbone: inference."""
+"""Mask R-CNN on a SpineNet (or any multi-level) backbone."""
+
+import dataclasses
 
 import keras
 from keras import ops
@@ -7,10 +9,18 @@ from spinenet_tf.backbones.feature_levels import backbone_levels
 from spinenet_tf.maskrcnn.box_head import BoxHead
 from spinenet_tf.maskrcnn.detection_generator import DetectionGenerator
 from spinenet_tf.maskrcnn.mask_head import MaskHead
+from spinenet_tf.maskrcnn.mask_sampler import MaskSampler
+from spinenet_tf.maskrcnn.maskrcnn_loss import MaskRCNNLoss
 from spinenet_tf.maskrcnn.roi_aligner import MultilevelROIAligner
 from spinenet_tf.maskrcnn.roi_generator import MultilevelROIGenerator
+from spinenet_tf.maskrcnn.roi_sampler import ROISampler
 from spinenet_tf.maskrcnn.rpn_head import RPNHead
-from spinenet_tf.retinanet.anchor_generator import AnchorGenerator
+from spinenet_tf.maskrcnn.rpn_labeler import RPNLabeler
+from spinenet_tf.maskrcnn.sampling_settings import SamplingSettings
+from spinenet_tf.ops.box_ops import encode_boxes
+from spinenet_tf.retinanet.anchor_generator import AnchorGenerator, flatten_multilevel
+
+GROUND_TRUTH = ("boxes", "classes", "masks")
 
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
@@ -23,16 +33,21 @@ class MaskRCNN(keras.Model):
     `MultilevelROIAligner` (14x14) on the detections -> `MaskHead` (28x28
     mask of each detection's class).
 
-    `model(images, image_shape=None)` returns a dict: `rpn_scores`,
-    `rpn_boxes` (per level), `rois` [B, P, 4], `class_logits` [B, P, C],
-    `box_deltas` [B, P, 4C], the four detection tensors and
+    Inference: `model(images, image_shape=None)` returns a dict:
+    `rpn_scores`, `rpn_boxes` (per level), `rois` [B, P, 4], `class_logits`
+    [B, P, C], `box_deltas` [B, P, 4C], the four detection tensors and
     `detection_masks` [B, K, 28, 28] (probabilities, in each detection
     box). `image_shape` [B, 2] is the (height, width) of each image's
     content inside the padded input (default: the whole input).
 
-    This is the inference network (weights, proposals, detections, masks,
-    equal to the reference's): training (ROI sampling, mask targets,
-    losses) is not built yet, and `training=True` raises.
+    Training: `model(inputs, training=True)` with `inputs` a dict of
+    `images`, optional `image_shape` and the ground truth `boxes` [B, M, 4]
+    (pixels of the input), `classes` [B, M] (-1 for padding) and `masks`
+    [B, M, S, S] (each box's mask cropped to the box, the reference's 112 x
+    112) returns the raw outputs beside their targets: RPN targets
+    (`RPNLabeler`), sampled ROIs (`ROISampler`) and mask targets
+    (`MaskSampler`); `compute_loss` turns them into the reference's five
+    losses (`MaskRCNNLoss`), so `fit` trains on such dicts.
 
     Args:
         backbone: a Keras model returning {"P{level}": features}.
@@ -52,6 +67,8 @@ class MaskRCNN(keras.Model):
         roi_crop_size, mask_crop_size: ROI align sizes (7, 14).
         pre_nms_top_k, pre_nms_score_threshold, nms_iou_threshold,
             max_detections: see `DetectionGenerator`.
+        sampling: `SamplingSettings` (or a dict) of the training targets.
+        loss_weights: the five losses' weights (`MaskRCNNLoss`; default 1).
     """
 
     def __init__(self, backbone, num_classes, min_level=None, max_level=None, num_scales=1,
@@ -62,7 +79,7 @@ class MaskRCNN(keras.Model):
                  kernel_regularizer=None, train_proposals=None, test_proposals=None,
                  roi_crop_size=7, mask_crop_size=14, pre_nms_top_k=5000,
                  pre_nms_score_threshold=0.05, nms_iou_threshold=0.5, max_detections=100,
-                 name="maskrcnn", **kwargs):
+                 sampling=None, loss_weights=None, name="maskrcnn", **kwargs):
         super().__init__(name=name, **kwargs)
         available = backbone_levels(backbone)
         self.min_level = int(min_level or getattr(backbone, "min_level", available[0]))
@@ -101,6 +118,23 @@ class MaskRCNN(keras.Model):
         self.mask_head = MaskHead(
             self.num_classes, num_convs=mask_num_convs, num_filters=mask_num_filters,
             use_separable_conv=use_separable_conv, name="mask_head", **norm)
+        sampling = SamplingSettings.of(sampling)
+        self.rpn_labeler = RPNLabeler(
+            sampling.rpn_match_threshold, sampling.rpn_unmatched_threshold,
+            sampling.rpn_samples_per_image, sampling.rpn_positive_fraction, seed=sampling.seed,
+            name="rpn_labeler")
+        self.roi_sampler = ROISampler(
+            sampling.roi_samples_per_image, sampling.roi_foreground_fraction,
+            sampling.roi_foreground_iou_threshold, sampling.roi_background_iou_high_threshold,
+            sampling.roi_background_iou_low_threshold, sampling.mix_gt_boxes,
+            seed=None if sampling.seed is None else sampling.seed + 1, name="roi_sampler")
+        self.mask_sampler = MaskSampler(sampling.mask_samples_per_image,
+                                        2 * mask_crop_size, name="mask_sampler")
+        self.maskrcnn_loss = MaskRCNNLoss(sampling.rpn_samples_per_image,
+                                          class_agnostic_boxes=class_agnostic_boxes,
+                                          weights=loss_weights)
+        self.loss_trackers = {term: keras.metrics.Mean(name=term)
+                              for term in MaskRCNNLoss.TERMS}
         self._config = dict(
             num_classes=self.num_classes, min_level=self.min_level, max_level=self.max_level,
             num_scales=num_scales, aspect_ratios=tuple(aspect_ratios), anchor_size=anchor_size,
@@ -115,7 +149,8 @@ class MaskRCNN(keras.Model):
             test_proposals=self.roi_generator.get_config()["test"],
             roi_crop_size=roi_crop_size, mask_crop_size=mask_crop_size,
             pre_nms_top_k=pre_nms_top_k, pre_nms_score_threshold=pre_nms_score_threshold,
-            nms_iou_threshold=nms_iou_threshold, max_detections=max_detections)
+            nms_iou_threshold=nms_iou_threshold, max_detections=max_detections,
+            sampling=dataclasses.asdict(sampling), loss_weights=self.maskrcnn_loss.weights)
         self._build_from_backbone()
 
     def _build_from_backbone(self):
@@ -148,23 +183,37 @@ class MaskRCNN(keras.Model):
         return cls(backbone, num_classes, **kwargs)
 
     def call(self, images, image_shape=None, training=False):
-        if training:
+        ground_truth = None
+        if isinstance(images, dict):
+            inputs = images
+            images = inputs["images"]
+            image_shape = inputs.get("image_shape", image_shape)
+            if training:
+                missing = [key for key in GROUND_TRUTH if key not in inputs]
+                if missing:
+                    raise ValueError(
+                        f"MaskRCNN trains on dicts of images and ground truth "
+                        f"{GROUND_TRUTH}; missing {missing} (received {sorted(inputs)}).")
+                ground_truth = {key: inputs[key] for key in GROUND_TRUTH}
+        elif training:
             raise ValueError(
-                "MaskRCNN runs inference only so far: training needs the ROI sampler, "
-                "mask targets and losses, which are not built yet (issue 22); received "
-                "training=True.")
+                "MaskRCNN trains on a dict of `images`, `boxes`, `classes` and `masks` (and "
+                f"optionally `image_shape`); received a {type(images).__name__}.")
         batch = ops.shape(images)[0]
         height, width = images.shape[1], images.shape[2]
         if image_shape is None:
             image_shape = ops.tile(ops.array([[height, width]], "float32"), (batch, 1))
         image_shape = ops.cast(image_shape, "float32")
-        features = self.backbone(images, training=False)
+        features = self.backbone(images, training=training)
         features = {f"P{level}": features[f"P{level}"]
                     for level in range(self.min_level, self.max_level + 1)}
-        rpn_scores, rpn_boxes = self.rpn_head(features, training=False)
+        rpn_scores, rpn_boxes = self.rpn_head(features, training=training)
         anchors = self.anchor_generator.multilevel_anchors(height, width)
         rois, _ = self.roi_generator(rpn_scores, rpn_boxes, anchors, image_shape,
-                                     training=False)
+                                     training=training)
+        if ground_truth is not None:
+            return self._training_outputs(features, rpn_scores, rpn_boxes, rois,
+                                          ground_truth, (height, width))
         class_logits, box_deltas = self.box_head(self.roi_aligner(features, rois),
                                                  training=False)
         outputs = dict(rpn_scores=rpn_scores, rpn_boxes=rpn_boxes, rois=rois,
@@ -175,6 +224,59 @@ class MaskRCNN(keras.Model):
              detections["detection_classes"]], training=False)
         outputs.update(detections, detection_masks=ops.sigmoid(mask_logits))
         return outputs
+
+    def _training_outputs(self, features, rpn_scores, rpn_boxes, rois, ground_truth, size):
+        """Raw outputs and their targets, what `MaskRCNNLoss` takes."""
+        boxes = ops.cast(ground_truth["boxes"], "float32")
+        classes = ops.cast(ground_truth["classes"], "int32")
+        score_targets, rpn_box_targets = self.rpn_labeler(
+            self.anchor_generator.flat_anchors(*size), boxes, classes)
+        sampled = self.roi_sampler(ops.stop_gradient(rois), boxes, classes)
+        box_targets = encode_boxes(sampled["matched_boxes"], sampled["rois"],
+                                   self.detection_generator.box_coder_weights)
+        box_targets = ops.where(ops.expand_dims(sampled["matched_classes"] > 0, -1),
+                                box_targets, 0.0)
+        class_logits, box_deltas = self.box_head(
+            self.roi_aligner(features, sampled["rois"]), training=True)
+        mask_rois, mask_classes, mask_targets = self.mask_sampler(
+            sampled, ground_truth["masks"])
+        mask_logits = self.mask_head(
+            [self.mask_roi_aligner(features, mask_rois), mask_classes], training=True)
+        return dict(
+            rpn_score_logits=flatten_multilevel(rpn_scores, 1)[..., 0],
+            rpn_score_targets=score_targets,
+            rpn_box_deltas=flatten_multilevel(rpn_boxes, 4), rpn_box_targets=rpn_box_targets,
+            rois=sampled["rois"], class_logits=class_logits, class_targets=sampled[
+                "matched_classes"], box_deltas=box_deltas, box_targets=box_targets,
+            mask_rois=mask_rois, mask_logits=mask_logits,
+            mask_targets=ops.stop_gradient(mask_targets), mask_classes=mask_classes)
+
+    def level_sizes(self, height, width):
+        """Anchors per level, in `flat_anchors` order."""
+        return [int(anchors.shape[0] * anchors.shape[1] * anchors.shape[2] // 4)
+                for anchors in self.anchor_generator.multilevel_anchors(
+                    height, width).values()]
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The reference's five losses of `y_pred` (this model's training
+        outputs on `x`, computed if None), plus weight regularization."""
+        if y_pred is None:
+            y_pred = self(x, training=True)
+        if "rpn_score_targets" not in y_pred:
+            raise ValueError("MaskRCNN's loss needs its training outputs (call it with "
+                             "training=True on a dict with the ground truth).")
+        height, width = x["images"].shape[1], x["images"].shape[2]
+        losses = self.maskrcnn_loss(y_pred, self.level_sizes(height, width))
+        for term, tracker in self.loss_trackers.items():
+            tracker.update_state(losses[term])
+        total = losses["total_loss"]
+        if self.losses:  # weight regularization
+            total = total + ops.sum(ops.stack([ops.cast(l, "float32") for l in self.losses]))
+        return total
+
+    @property
+    def metrics(self):
+        return super().metrics + list(self.loss_trackers.values())
 
     def get_config(self):
         return {"name": self.name, "backbone": keras.saving.serialize_keras_object(

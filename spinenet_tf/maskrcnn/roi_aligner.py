@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from spinenet_tf.ops.bilinear_crops import bilinear_crops
+
 # The level of a box of canonical size 224 x 224 (He et al.'s FPN rule).
 CANONICAL_SIZE = 224.0
 CANONICAL_LEVEL = 4
@@ -68,7 +70,6 @@ class MultilevelROIAligner(keras.layers.Layer):
             raise ValueError("MultilevelROIAligner needs feature maps of known size; received "
                              f"{ {name: tuple(features[name].shape) for name in names} }.")
         batch = ops.shape(boxes)[0]
-        num_boxes = ops.shape(boxes)[1]
         # All levels of all images in one [B * sum(H * W), C] table.
         per_image = sum(h * w for h, w in zip(heights, widths))
         offsets = [0]
@@ -81,40 +82,16 @@ class MultilevelROIAligner(keras.layers.Layer):
         boxes = ops.cast(boxes, "float32")
         level = self.box_levels(boxes, min_level, max_level) - min_level  # [B, N]
         stride = ops.take(ops.array([2.0 ** l for l in levels], "float32"), level)
-        top, left = boxes[..., 0] / stride, boxes[..., 1] / stride
-        height = (boxes[..., 2] - boxes[..., 0]) / stride
-        width = (boxes[..., 3] - boxes[..., 1]) / stride
-        last_row = ops.take(ops.array([h - 1.0 for h in heights], "float32"), level)
-        last_column = ops.take(ops.array([w - 1.0 for w in widths], "float32"), level)
-
-        steps = ops.arange(self.crop_size, dtype="float32") + self.sample_offset
-        y = top[..., None] + steps * height[..., None] / self.crop_size  # [B, N, S]
-        x = left[..., None] + steps * width[..., None] / self.crop_size
-        y0 = ops.minimum(ops.maximum(ops.floor(y), 0.0), last_row[..., None])
-        x0 = ops.minimum(ops.maximum(ops.floor(x), 0.0), last_column[..., None])
-        y1 = ops.minimum(y0 + 1.0, last_row[..., None])
-        x1 = ops.minimum(x0 + 1.0, last_column[..., None])
-        low_y, low_x = y - y0, x - x0  # the weights of y1 and x1
-        high_y, high_x = 1.0 - low_y, 1.0 - low_x
-
+        on_level = ops.stack(
+            [boxes[..., 0], boxes[..., 1], boxes[..., 2] - boxes[..., 0],
+             boxes[..., 3] - boxes[..., 1]], axis=-1) / stride[..., None]
         base = (ops.arange(batch, dtype="int32")[:, None] * per_image
                 + ops.take(ops.array(offsets, "int32"), level))  # [B, N]
-        row_stride = ops.take(ops.array(widths, "int32"), level)
-
-        def gather(rows, columns):
-            index = (base[..., None, None]
-                     + ops.cast(rows, "int32")[..., :, None] * row_stride[..., None, None]
-                     + ops.cast(columns, "int32")[..., None, :])  # [B, N, S, S]
-            return ops.take(table, ops.reshape(index, (-1,)), axis=0)
-
-        def weight(wy, wx):
-            return ops.reshape(wy[..., :, None] * wx[..., None, :], (-1, 1))
-
-        crops = (gather(y0, x0) * ops.cast(weight(high_y, high_x), table.dtype)
-                 + gather(y0, x1) * ops.cast(weight(high_y, low_x), table.dtype)
-                 + gather(y1, x0) * ops.cast(weight(low_y, high_x), table.dtype)
-                 + gather(y1, x1) * ops.cast(weight(low_y, low_x), table.dtype))
-        return ops.reshape(crops, (batch, num_boxes, self.crop_size, self.crop_size, channels))
+        return bilinear_crops(
+            table, base, ops.take(ops.array(widths, "int32"), level), on_level,
+            ops.take(ops.array([h - 1.0 for h in heights], "float32"), level),
+            ops.take(ops.array([w - 1.0 for w in widths], "float32"), level),
+            self.crop_size, self.sample_offset)
 
     def compute_output_shape(self, features_shape, boxes_shape):
         channels = next(iter(features_shape.values()))[-1]

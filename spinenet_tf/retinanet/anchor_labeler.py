@@ -2,6 +2,7 @@
 
 from keras import ops
 
+from spinenet_tf.ops.box_matching import gather_rows, match_boxes
 from spinenet_tf.ops.box_ops import box_iou, encode_boxes
 
 
@@ -67,26 +68,9 @@ class AnchorLabeler:
             valid = ops.logical_and(valid, ops.logical_not(crowd))
 
         raw_iou = box_iou(anchors, boxes)  # [B, N, M]
-        iou = ops.where(ops.expand_dims(valid, 1), raw_iou, -1.0)
-        matched = ops.cast(ops.argmax(iou, axis=-1), "int32")  # [B, N]
-        best_iou = ops.max(iou, axis=-1)
-        positive = best_iou >= self.match_threshold
-        negative = best_iou < self.unmatched_threshold
-
-        # Force match: each valid box claims its best anchor; an anchor that
-        # is the best of several boxes takes the first of them.
-        num_anchors = anchors.shape[0]
-        best_anchor = ops.argmax(iou, axis=1)  # [B, M]
-        claims = ops.logical_and(
-            ops.expand_dims(best_anchor, -1)
-            == ops.arange(num_anchors, dtype=best_anchor.dtype),
-            ops.expand_dims(valid, -1))  # [B, M, N]
-        claims = ops.cast(claims, "int8")  # as large as the IoU matrix: keep it small
-        forced = ops.max(claims, axis=1) > 0  # [B, N]
-        matched = ops.where(
-            forced, ops.cast(ops.argmax(claims, axis=1), "int32"), matched)
-        positive = ops.logical_or(positive, forced)
-        negative = ops.logical_and(negative, ops.logical_not(positive))
+        matched, _, positive, negative = match_boxes(
+            raw_iou, valid, self.match_threshold, self.unmatched_threshold,
+            force_match=True)
 
         if crowd is not None:
             crowd_iou = ops.where(
@@ -94,10 +78,8 @@ class AnchorLabeler:
             near_crowd = ops.max(crowd_iou, axis=-1) >= self.match_threshold
             negative = ops.logical_and(negative, ops.logical_not(near_crowd))
 
-        matched_classes = ops.take_along_axis(classes, matched, axis=1)
-        matched_boxes = ops.take_along_axis(
-            boxes, ops.expand_dims(matched, -1), axis=1)
-        codes = encode_boxes(matched_boxes, anchors)
+        matched_classes = gather_rows(classes, matched)
+        codes = encode_boxes(gather_rows(boxes, matched), anchors)
         positive_f = ops.cast(positive, "float32")
         return {
             "class_targets": ops.where(positive, matched_classes, -1),
