@@ -26,7 +26,8 @@ class CocoFormatError(ValueError):
 
 @dataclasses.dataclass
 class ImageRecord:
-    """One image and its boxes, boxes as (ymin, xmin, ymax, xmax) pixels."""
+    """One image and its boxes, boxes as (ymin, xmin, ymax, xmax) pixels;
+    with masks, each box's COCO `segmentation` (checked, not decoded)."""
 
     image_id: int
     path: str
@@ -35,6 +36,7 @@ class ImageRecord:
     boxes: np.ndarray
     classes: np.ndarray
     is_crowd: np.ndarray
+    segmentations: list = None
 
 
 @dataclasses.dataclass
@@ -117,6 +119,8 @@ _RULES = {
                  and all(_is_number(x) for x in v), "[x, y, width, height] (4 numbers)"),
         "iscrowd": (False, lambda v: v in (0, 1) and not isinstance(v, float), "0 or 1"),
         "area": (False, _is_number, "a number"),
+        "segmentation": (False, lambda v: isinstance(v, (list, dict)),
+                         "a polygon list or an RLE object"),
     },
     "categories": {
         "id": (True, lambda v: _is_integer(v) and v >= 1,
@@ -163,8 +167,12 @@ def _check_section(data, section, annotation_file):
         seen[entry["id"]] = index
 
 
-def load_coco(annotation_file, image_dir):
+def load_coco(annotation_file, image_dir, with_masks=False):
     """Loads and validates a COCO detection annotation file.
+
+    With `with_masks`, every kept annotation needs a `segmentation`
+    (polygons or RLE, checked against its image by
+    `instance_masks.check_segmentation`), kept in the records.
 
     Returns:
         A `CocoDataset`; its `report` counts `images`, `boxes`,
@@ -209,7 +217,7 @@ def load_coco(annotation_file, image_dir):
     for image_id, image in images.items():
         path = _safe_path(image_dir, image["file_name"], image_id)
         height, width = image["height"], image["width"]
-        boxes, classes, crowd = [], [], []
+        boxes, classes, crowd, segmentations = [], [], [], []
         for annotation in per_image.get(image_id, []):
             x, y, w, h = (float(v) for v in annotation["bbox"])
             if w <= 0 or h <= 0:
@@ -223,6 +231,9 @@ def load_coco(annotation_file, image_dir):
             if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
                 report["dropped_empty_boxes"] += 1  # entirely outside the image
                 continue
+            if with_masks:
+                segmentations.append(_checked_segmentation(annotation, height, width,
+                                                           annotation_file))
             boxes.append(clipped)
             classes.append(int(annotation["category_id"]))
             crowd.append(bool(annotation.get("iscrowd", 0)))
@@ -232,7 +243,20 @@ def load_coco(annotation_file, image_dir):
             image_id=image_id, path=path, height=height, width=width,
             boxes=np.asarray(boxes, "float32").reshape(-1, 4),
             classes=np.asarray(classes, "int32"),
-            is_crowd=np.asarray(crowd, bool)))
+            is_crowd=np.asarray(crowd, bool),
+            segmentations=segmentations if with_masks else None))
     for key in ("boxes", "dropped_empty_boxes", "clipped_boxes", "crowd_boxes"):
         report.setdefault(key, 0)
     return CocoDataset(annotation_file, image_dir, records, categories, dict(report))
+
+
+def _checked_segmentation(annotation, height, width, annotation_file):
+    from spinenet_tf.data.instance_masks import check_segmentation
+
+    where = (f"{annotation_file}: annotation id {annotation['id']} (image id "
+             f"{annotation['image_id']})")
+    if "segmentation" not in annotation:
+        raise CocoFormatError(f"{where} has no `segmentation`; instance masks need one "
+                              "for every annotation.")
+    check_segmentation(annotation["segmentation"], height, width, where)
+    return annotation["segmentation"]

@@ -4,7 +4,7 @@
         [--num_train 800] [--num_val 100] [--image_size 256] [--seed 0] [--min_side 12]
 
 Writes `{train,val}/images/*.png` and `{train,val}/annotations.json`
-(COCO detection format). Every image has a varied background (flat,
+(COCO format, with each shape's exact visible mask as RLE). Every image has a varied background (flat,
 gradient, stripes or noise) and 1-6 shapes of three classes (circle,
 square, triangle) in random colours, with sides from 12 px (`min_side`) to 70 % of the
 image so that the objects span RetinaNet's P3-P7 anchor scales. Shapes may
@@ -17,6 +17,8 @@ import json
 import os
 
 import numpy as np
+
+from spinenet_tf.data.instance_masks import encode_mask
 
 CATEGORIES = [
     {"id": 1, "name": "circle", "supercategory": "shape"},
@@ -64,7 +66,8 @@ def _shape_mask(category, cy, cx, side, size):
 
 
 def render_image(rng, size, max_objects=6, min_side=MIN_SIDE):
-    """One image (uint8 [size, size, 3]) and its annotations (visible boxes)."""
+    """One image (uint8 [size, size, 3]) and its annotations: each shape's
+    visible box, area and exact visible mask (COCO RLE)."""
     background = _background(rng, size)
     image = background.copy()
     owners = np.zeros((size, size), "int32")  # which shape owns each pixel
@@ -97,6 +100,7 @@ def render_image(rng, size, max_objects=6, min_side=MIN_SIDE):
             "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
             "area": float(count),
             "iscrowd": 0,
+            "segmentation": encode_mask(visible),
         })
     return image.round().astype("uint8"), annotations
 
