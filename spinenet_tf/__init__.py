@@ -15,11 +15,13 @@ from spinenet_tf.layers.image_preprocessor import ImagePreprocessor
 from spinenet_tf.quantization.inference_form import inference_model, quantization_aware_model
 from spinenet_tf.classifier.spinenet_classifier import SpineNetClassifier
 from spinenet_tf.retinanet.retinanet import RetinaNet
+from spinenet_tf.maskrcnn.maskrcnn import MaskRCNN
 
 __version__ = "0.9.0"
 
 __all__ = [
     "ImagePreprocessor",
+    "MaskRCNN",
     "RetinaNet",
     "SpineNet",
     "SpineNetClassifier",

@@ -47,7 +47,7 @@ def bounded(default, at_least=None, above=None, at_most=None):
 
 @dataclasses.dataclass
 class ModelConfig:
-    """The network. `type`: "retinanet" or "classifier"."""
+    """The network. `type`: "retinanet", "classifier" or "maskrcnn"."""
 
     type: str = "retinanet"
     backbone: str = "spinenet-mobile-49"  # a variant name (spinenet_tf.cli.summary)
@@ -94,6 +94,13 @@ class ModelConfig:
     # "top" (pool the coarsest level) or "all" (the mean of every level, as
     # the TPU model zoo's classifiers).
     aggregation: str = "top"
+    # Mask R-CNN: head_num_convs / head_num_filters size its box and mask
+    # heads and head_num_filters its RPN (null: the recipe's 4 x 256);
+    # anchors as above (the recipe: num_scales 1, anchor_size 3). Further
+    # keyword arguments of spinenet_tf.maskrcnn.MaskRCNN go here, e.g.
+    # {box_fc_dims: 256, train_proposals: {num_proposals: 300},
+    # sampling: {roi_samples_per_image: 128}}.
+    maskrcnn_options: typing.Optional[typing.Dict[str, typing.Any]] = None
 
 
 @dataclasses.dataclass
@@ -264,6 +271,8 @@ def _describe(field_type):
     if origin is typing.Union:
         kinds = [_describe(a) for a in args if a is not type(None)]
         return ("null or " if type(None) in args else "") + " or ".join(kinds)
+    if origin is dict:
+        return "a mapping"
     if origin is list:
         item = _describe(args[0]) if args else "values"
         return "a list of " + {"an integer": "integers", "a number": "numbers",
@@ -294,6 +303,10 @@ def _conform(value, field_type):
         if not isinstance(value, list):
             raise TypeError
         return [_conform(item, args[0]) for item in value] if args else value
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise TypeError
+        return value
     if field_type is float and isinstance(value, (int, float)) and not isinstance(
             value, bool):
         return float(value)
@@ -343,9 +356,9 @@ def validate(config, where="config"):
     if model.min_level > model.max_level:
         raise ConfigError(f"{where}: model.min_level ({model.min_level}) must not "
                           f"exceed model.max_level ({model.max_level}).")
-    if model.type not in ("retinanet", "classifier"):
-        raise ConfigError(f"{where}: model.type must be 'retinanet' or "
-                          f"'classifier'; received {model.type!r}.")
+    if model.type not in ("retinanet", "classifier", "maskrcnn"):
+        raise ConfigError(f"{where}: model.type must be 'retinanet', 'classifier' or "
+                          f"'maskrcnn'; received {model.type!r}.")
     for key, allowed in (("flavor", ("model_garden", "tpu")),
                          ("aggregation", ("top", "all"))):
         if getattr(model, key) not in allowed:

@@ -1,5 +1,7 @@
 """Pictures of a training run: loss / AP curves and detections."""
 
+import numpy as np
+
 
 def _pyplot():
     import matplotlib
@@ -17,7 +19,9 @@ def plot_training_curves(log, path, metric_names=("AP", "AP50")):
     plt = _pyplot()
     steps = [entry["step"] for entry in log]
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for key in ("loss", "class_loss", "box_loss"):
+    losses = sorted({key for entry in log for key in entry if key.endswith("loss")},
+                    key=lambda key: (key != "loss", key))
+    for key in losses:
         values = [entry.get(key) for entry in log]
         if any(v is not None for v in values):
             axes[0].plot(steps, values, marker="." if len(steps) < 20 else None, label=key)
@@ -53,8 +57,9 @@ def plot_training_curves(log, path, metric_names=("AP", "AP50")):
 
 
 def draw_detections(images, detections, path, category_names=None,
-                    score_threshold=0.3):
-    """PNG grid of images (uint8 [N, H, W, 3]) with their detected boxes."""
+                    score_threshold=0.3, masks=None):
+    """PNG grid of images (uint8 [N, H, W, 3]) with their detected boxes and,
+    given `masks` (per image [K, H, W] binary, pasted), their masks."""
     plt = _pyplot()
     count = len(images)
     columns = min(count, 4)
@@ -68,13 +73,19 @@ def draw_detections(images, detections, path, category_names=None,
             continue
         axis.imshow(images[index])
         n = int(detections["num_detections"][index])
-        for box, score, cls in zip(detections["detection_boxes"][index][:n],
-                                   detections["detection_scores"][index][:n],
-                                   detections["detection_classes"][index][:n]):
+        for rank, (box, score, cls) in enumerate(zip(
+                detections["detection_boxes"][index][:n],
+                detections["detection_scores"][index][:n],
+                detections["detection_classes"][index][:n])):
             if score < score_threshold:
                 continue
             ymin, xmin, ymax, xmax = box
             colour = colours(int(cls) % 10)
+            if masks is not None:
+                instance = np.asarray(masks[index][rank], bool)
+                layer = np.zeros(instance.shape + (4,), np.float32)
+                layer[instance] = colour[:3] + (0.45,)
+                axis.imshow(layer)
             axis.add_patch(plt.Rectangle((xmin, ymin), xmax - xmin, ymax - ymin,
                                          fill=False, edgecolor=colour, linewidth=2))
             name = (category_names or {}).get(int(cls), str(int(cls)))

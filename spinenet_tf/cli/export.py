@@ -136,6 +136,8 @@ def main(argv):
     with atomic_directory(final, keep_failed=True) as folder:
         with native_log_filter(os.path.join(folder, "native_log.txt")):
             model, task, source = load_model()
+            if task is not None:
+                task.check_export(tflite=TFLITE.value)
             if VERIFY.value and task is None:
                 raise app.UsageError("--verify needs the experiment's config (for its "
                                      "evaluation data); the model dir has no config.yaml.")

@@ -251,12 +251,15 @@ def load_coco(annotation_file, image_dir, with_masks=False):
 
 
 def _checked_segmentation(annotation, height, width, annotation_file):
-    from spinenet_tf.data.instance_masks import check_segmentation
+    from spinenet_tf.data.instance_masks import SegmentationError, check_segmentation
 
     where = (f"{annotation_file}: annotation id {annotation['id']} (image id "
              f"{annotation['image_id']})")
     if "segmentation" not in annotation:
         raise CocoFormatError(f"{where} has no `segmentation`; instance masks need one "
                               "for every annotation.")
-    check_segmentation(annotation["segmentation"], height, width, where)
+    try:
+        check_segmentation(annotation["segmentation"], height, width, where)
+    except SegmentationError as error:
+        raise CocoFormatError(str(error)) from None
     return annotation["segmentation"]

@@ -22,6 +22,7 @@ in `DecodeLog`; with `strict=True` it is an error naming the file instead.
 Grayscale, RGBA, palette and 16-bit images are converted to 8-bit RGB.
 """
 
+import json
 import threading
 
 import numpy as np
@@ -60,14 +61,21 @@ def examples_from_coco(dataset):
             flat = flat.reshape(-1, width)
         return tf.RaggedTensor.from_row_lengths(flat, lengths)
 
-    return tf.data.Dataset.from_tensor_slices({
+    examples = {
         "source": [r.path for r in records],
         "name": [r.path for r in records],
         "image_id": np.asarray([r.image_id for r in records], "int64"),
         "boxes": ragged([r.boxes for r in records], "float32", 4),
         "classes": ragged([r.classes for r in records], "int32"),
         "is_crowd": ragged([r.is_crowd for r in records], bool),
-    })
+    }
+    if records and records[0].segmentations is not None:  # loaded with masks
+        examples["segmentations"] = ragged(
+            [np.asarray([json.dumps(g) for g in r.segmentations], object) for r in records],
+            object)
+        examples["annotated_size"] = np.asarray([[r.height, r.width] for r in records],
+                                                "int32")
+    return tf.data.Dataset.from_tensor_slices(examples)
 
 
 def examples_from_tfrecords(file_pattern):
@@ -97,11 +105,16 @@ class DetectionInput:
         sources_are_paths: the `source` field holds file paths (COCO folder)
             instead of encoded bytes (TFRecords).
         shuffle_buffer: examples in the shuffle buffer (training).
+        mask_size: with instance masks (examples with `segmentations`, from
+            `load_coco(..., with_masks=True)`), each kept box's mask cropped to
+            the box and resized to mask_size x mask_size (bilinear), as
+            Model Garden's Mask R-CNN parser crops them (112); crowd boxes
+            are dropped in training, as there. None: no masks.
     """
 
     def __init__(self, preprocessor, training, max_boxes=100, aug_rand_hflip=True,
                  aug_scale_min=1.0, aug_scale_max=1.0, seed=0, strict=False,
-                 sources_are_paths=True, shuffle_buffer=1000):
+                 sources_are_paths=True, shuffle_buffer=1000, mask_size=None):
         if not 0 < aug_scale_min <= aug_scale_max:
             raise ValueError(
                 "Need 0 < aug_scale_min <= aug_scale_max; received "
@@ -117,6 +130,7 @@ class DetectionInput:
         self.strict = strict
         self.sources_are_paths = sources_are_paths
         self.shuffle_buffer = shuffle_buffer
+        self.mask_size = None if mask_size is None else int(mask_size)
         self.log = DecodeLog()
 
     # --- decoding ------------------------------------------------------
@@ -144,6 +158,33 @@ class DetectionInput:
         ok.set_shape([])
         return image, ok
 
+    def _masks_py(self, segmentations, size, keep, boxes, flip):
+        from spinenet_tf.data.instance_masks import decode_segmentation
+
+        height, width = (int(v) for v in size.numpy())
+        kept = [g for g, k in zip(segmentations.numpy(), keep.numpy()) if k]
+        if not kept:
+            return tf.zeros((0, self.mask_size, self.mask_size), tf.float32)
+        masks = np.stack([decode_segmentation(json.loads(g), height, width) for g in kept])
+        if flip.numpy():
+            masks = masks[:, :, ::-1]
+        # Eager, inside the py_function: the op needs no shapes in the graph.
+        crops = tf.image.crop_and_resize(
+            tf.constant(masks[..., None], tf.float32), boxes, tf.range(len(kept)),
+            [self.mask_size, self.mask_size])
+        return crops[..., 0]
+
+    def instance_masks(self, example, keep, boxes, image_info, image_size, flip):
+        """The kept annotations' masks (flipped with the image) cropped to
+        their boxes (`boxes`, in the model input) and resized to mask_size x
+        mask_size: [K, mask_size, mask_size] float32."""
+        scale, offset = tf.tile(image_info[2], [2]), tf.tile(image_info[3], [2])
+        original = (boxes + offset) / scale / tf.tile(image_size, [2])  # normalised
+        masks = tf.py_function(self._masks_py, [
+            example["segmentations"], example["annotated_size"], keep, original, flip],
+            tf.float32)
+        return tf.ensure_shape(masks, [None, self.mask_size, self.mask_size])
+
     # --- geometry ------------------------------------------------------
 
     def _geometry(self, image, boxes, seed):
@@ -161,7 +202,8 @@ class DetectionInput:
         values = values[: self.max_boxes]
         pad = self.max_boxes - tf.shape(values)[0]
         paddings = [[0, pad]] + [[0, 0]] * (len(values.shape) - 1)
-        return tf.pad(values, paddings, constant_values=fill)
+        padded = tf.pad(values, paddings, constant_values=fill)
+        return tf.ensure_shape(padded, [self.max_boxes] + values.shape[1:].as_list())
 
     def parse(self, index, example):
         seed = tf.stack([tf.constant(self.seed, tf.int64), index])
@@ -169,9 +211,11 @@ class DetectionInput:
         boxes = tf.reshape(tf.cast(example["boxes"], tf.float32), [-1, 4])
         classes = tf.cast(example["classes"], tf.int32)
         crowd = tf.cast(example["is_crowd"], tf.bool)
+        image_size = tf.cast(tf.shape(image)[:2], tf.float32)
+        flip = tf.constant(False)
         if self.aug_rand_hflip:
             flip = tf.random.stateless_uniform([], seed + [0, 2]) > 0.5
-            width = tf.cast(tf.shape(image)[1], tf.float32)
+            width = image_size[1]
             image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
             boxes = tf.cond(flip, lambda: tf.stack(
                 [boxes[:, 0], width - boxes[:, 3], boxes[:, 2], width - boxes[:, 1]], -1),
@@ -179,6 +223,8 @@ class DetectionInput:
         image, boxes, image_info = self._geometry(image, boxes, seed)
         keep = tf.logical_and(boxes[:, 2] > boxes[:, 0], boxes[:, 3] > boxes[:, 1])
         keep = tf.logical_and(keep, ok)
+        if self.mask_size and self.training:
+            keep = tf.logical_and(keep, tf.logical_not(crowd))
         boxes, classes, crowd = (tf.boolean_mask(v, keep) for v in (boxes, classes, crowd))
         targets = {
             "boxes": self._pad(boxes, 0.0),
@@ -188,10 +234,16 @@ class DetectionInput:
             # no bool sum.
             "is_crowd": tf.cast(self._pad(crowd, False), tf.int32),
         }
+        if self.mask_size:
+            masks = self.instance_masks(example, keep, boxes, image_info, image_size, flip)
+            targets["masks"] = self._pad(masks, 0.0)
+            targets["image_info"] = image_info
         weight = tf.cast(ok, tf.float32)
         if self.training:
             return image, targets, weight
         targets.update(image_info=image_info, image_id=example["image_id"])
+        if self.mask_size:
+            targets["annotated_size"] = example["annotated_size"]
         return image, targets, weight
 
     # --- the dataset ---------------------------------------------------

@@ -5,10 +5,8 @@ import numbers
 
 import numpy as np
 
-from spinenet_tf.data.coco import CocoFormatError
 
-
-class SegmentationError(CocoFormatError):
+class SegmentationError(ValueError):
     """An annotation's `segmentation` is not valid COCO."""
 
 

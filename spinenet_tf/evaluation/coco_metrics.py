@@ -1,4 +1,4 @@
-"""COCO box AP of detections with pycocotools."""
+"""COCO box and mask AP of detections with pycocotools."""
 
 import contextlib
 import io
@@ -8,11 +8,12 @@ METRIC_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl",
 
 
 def coco_metrics(detections, image_ids, categories, annotation_file=None,
-                 ground_truth=None):
+                 ground_truth=None, iou_type="bbox"):
     """AP, AP50, AP75, APs, APm, APl (and ARs) as a dict of floats.
 
     The ground truth is `annotation_file` when given (the exact COCO
-    annotations), else `ground_truth` annotations.
+    annotations), else `ground_truth` annotations. `iou_type` "segm" scores
+    the detections' `segmentation` masks instead of their boxes.
     """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -28,7 +29,7 @@ def coco_metrics(detections, image_ids, categories, annotation_file=None,
         if not detections:
             return {name: 0.0 for name in METRIC_NAMES}
         dt = gt.loadRes(detections)
-        evaluation = COCOeval(gt, dt, "bbox")
+        evaluation = COCOeval(gt, dt, iou_type)
         evaluation.params.imgIds = sorted(image_ids)
         evaluation.evaluate()
         evaluation.accumulate()

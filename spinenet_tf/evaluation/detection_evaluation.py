@@ -1,11 +1,15 @@
-"""COCO box AP of any form of a detector: the one place AP is computed.
+"""COCO box (and mask) AP of any form of a detector: the one place AP is
+computed.
 
 A *detect function* maps one evaluation batch, `(images, image_info)` as the
 task's evaluation pipeline makes them (normalised model input in the model's
 geometry, and `ImagePreprocessor`'s `image_info`), to the detections in the
 original images' pixels: a dict of numpy arrays `detection_boxes` [B, N, 4]
 (ymin, xmin, ymax, xmax), `detection_scores`, `detection_classes` (our class
-ids) and `num_detections`. `keras_detect(model)` is the Keras model's;
+ids) and `num_detections`; an instance segmenter adds `detection_masks`
+[B, N, h, w] (probabilities inside each box), which are pasted into the
+original image (`mask_pasting.paste_masks`) and scored as COCO mask AP
+(`mask_AP`, `mask_AP50`, ...). `keras_detect(model)` is the Keras model's;
 `spinenet_tf.export.detectors` has the SavedModel's and the `.tflite`'s.
 Training evaluation, `--verify`, the int8 AP budget and the benchmarks all
 call `evaluate_detector`, so every form is scored on the same images in the
@@ -49,16 +53,30 @@ def keras_detect(model):
     return run
 
 
-def coco_results(detections, image_ids):
-    """COCO result dicts of a batch's detections (boxes in original pixels)."""
+def coco_results(detections, image_ids, image_sizes=None):
+    """COCO result dicts of a batch's detections (boxes in original pixels);
+    with `detection_masks`, each result's `segmentation` is its mask pasted
+    into the image of `image_sizes` [B, 2] (height, width), as RLE."""
+    from spinenet_tf.data.instance_masks import encode_mask
+    from spinenet_tf.evaluation.mask_pasting import paste_masks
+
     results = []
     for b, image_id in enumerate(image_ids):
         count = int(detections["num_detections"][b])
-        boxes = np.asarray(yxyx_to_xywh(detections["detection_boxes"][b][:count]))
-        for box, score, cls in zip(boxes, detections["detection_scores"][b][:count],
-                                   detections["detection_classes"][b][:count]):
-            results.append({"image_id": int(image_id), "category_id": int(cls),
-                            "bbox": [float(v) for v in box], "score": float(score)})
+        yxyx = detections["detection_boxes"][b][:count]
+        boxes = np.asarray(yxyx_to_xywh(yxyx))
+        masks = [None] * count
+        if "detection_masks" in detections:
+            height, width = (int(round(float(v))) for v in image_sizes[b])
+            masks = [encode_mask(m) for m in paste_masks(
+                detections["detection_masks"][b][:count], yxyx, height, width)]
+        for box, score, cls, mask in zip(boxes, detections["detection_scores"][b][:count],
+                                         detections["detection_classes"][b][:count], masks):
+            result = {"image_id": int(image_id), "category_id": int(cls),
+                      "bbox": [float(v) for v in box], "score": float(score)}
+            if mask is not None:
+                result["segmentation"] = mask
+            results.append(result)
     return results
 
 
@@ -98,9 +116,11 @@ def evaluate_detector(detect, dataset, annotation_file=None, categories=None,
         total, progress, description: the progress bar.
 
     Returns:
-        The metrics (`coco_metrics.METRIC_NAMES`) and `evaluated_images`.
+        The metrics (`coco_metrics.METRIC_NAMES`) and `evaluated_images`;
+        for detections with masks and an `annotation_file` (the masks'
+        ground truth), the mask metrics too, named `mask_AP`, ....
     """
-    results, ground_truth, image_ids = [], [], []
+    results, ground_truth, image_ids, with_masks = [], [], [], False
     bar = ProgressBar(total, description) if progress else None
     for images, targets, weights in dataset:
         keep = np.asarray(weights) > 0
@@ -109,8 +129,9 @@ def evaluate_detector(detect, dataset, annotation_file=None, categories=None,
         ids = [int(i) for i in np.asarray(targets["image_id"])[keep]]
         if ids:
             detections = detect(images, targets["image_info"])
+            with_masks = with_masks or "detection_masks" in detections
             results += coco_results({k: np.asarray(v)[keep] for k, v in detections.items()},
-                                    ids)
+                                    ids, np.asarray(targets["image_info"])[keep, 0])
             if annotation_file is None:
                 ground_truth += ground_truth_annotations(targets, keep, len(ground_truth) + 1)
             image_ids += ids
@@ -122,6 +143,10 @@ def evaluate_detector(detect, dataset, annotation_file=None, categories=None,
         categories = [{"id": c} for c in sorted({a["category_id"] for a in ground_truth})]
     metrics = coco_metrics(results, image_ids, categories, annotation_file=annotation_file,
                            ground_truth=ground_truth)
+    if with_masks and annotation_file:
+        masks = coco_metrics(results, image_ids, categories, annotation_file=annotation_file,
+                             iou_type="segm")
+        metrics.update({f"mask_{name}": value for name, value in masks.items()})
     metrics["evaluated_images"] = len(image_ids)
     return metrics
 

@@ -46,6 +46,12 @@ def verify_detection_saved_model(model, export_dir, precision, evaluation, max_i
     print(f"  COCO AP on {metrics['keras']['evaluated_images']} images: Keras float32 "
           f"{ap['keras']:.3f}, SavedModel {precision} {ap['saved_model']:.3f} "
           f"({100 * (ap['saved_model'] - ap['keras']):+.1f} points)")
+    if "mask_AP" in metrics["keras"]:
+        masks = {name: m["mask_AP"] for name, m in metrics.items()}
+        summary.update(keras_mask_ap=masks["keras"], saved_model_mask_ap=masks["saved_model"])
+        print(f"  COCO mask AP: Keras float32 {masks['keras']:.3f}, SavedModel {precision} "
+              f"{masks['saved_model']:.3f} "
+              f"({100 * (masks['saved_model'] - masks['keras']):+.1f} points)")
     images, infos = first_images(evaluation.dataset, 1)
     summary["latency_ms"] = latency_ms(saved.run, as_uint8(pixels_of(model.preprocessor,
                                                                      images)))

@@ -16,8 +16,10 @@ normalised, exactly as the evaluation pipeline; `ServingModule.model_inputs`
 gives that input), then `model.serving_outputs`: a RetinaNet returns
 `detection_boxes` (ymin, xmin, ymax, xmax in the original image's pixels),
 `detection_scores`, `detection_classes` (int32 class ids, background 0
-never returned) and `num_detections`; a classifier returns `logits` and
-`probabilities`.
+never returned) and `num_detections`; a Mask R-CNN adds `detection_masks`
+[batch, 100, 28, 28] (probabilities inside each box, which
+`evaluation.mask_pasting.paste_masks` pastes into the image); a classifier
+returns `logits` and `probabilities`.
 
 Bad requests fail with an `InvalidArgumentError` naming what was wrong,
 which TF Serving returns as an error response: the signatures only accept
@@ -35,21 +37,23 @@ INFERENCE_SAVE_OPTIONS = tf.saved_model.SaveOptions(experimental_custom_gradient
 
 
 class ServingModule(tf.Module):
-    """Wraps a RetinaNet or SpineNetClassifier for `tf.saved_model.save`.
+    """Wraps a RetinaNet, SpineNetClassifier or MaskRCNN for
+    `tf.saved_model.save`.
 
     Args:
-        model: a built `RetinaNet` or `SpineNetClassifier` with a fixed
-            input size.
+        model: a built task model whose `preprocessor` has a fixed input
+            size (its input contract) and which has `serving_outputs`.
         batch_size: fixed batch size of the signatures, or None (dynamic).
     """
 
     def __init__(self, model, batch_size=None):
         super().__init__()
-        shape = model.inputs[0].shape if getattr(model, "inputs", None) else None
-        if shape is None or shape[1] is None or shape[2] is None:
+        preprocessor = getattr(model, "preprocessor", None)
+        size = None if preprocessor is None else tuple(preprocessor.image_size)
+        if size is None or None in size:
             raise ValueError(
-                "Export needs a model with a fixed input size; received input "
-                f"shape {shape}.")
+                "Export needs a model with a fixed input size (its preprocessor's); "
+                f"received {size}.")
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 or None; received {batch_size}.")
         # Only the variables are tracked, not the Keras model: tracked, it
@@ -58,7 +62,7 @@ class ServingModule(tf.Module):
         # lists or dicts, which TensorFlow's tracking does not follow.
         self.model_variables = list(model.variables)
         self._serving_outputs = model.serving_outputs
-        self.input_size = (int(shape[1]), int(shape[2]))
+        self.input_size = (int(size[0]), int(size[1]))
         self.batch_size = batch_size
         self._preprocessor = model.preprocessor
 

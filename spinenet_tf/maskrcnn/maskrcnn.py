@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from spinenet_tf.backbones.feature_levels import backbone_levels
+from spinenet_tf.layers.image_preprocessor import ImagePreprocessor
 from spinenet_tf.maskrcnn.box_head import BoxHead
 from spinenet_tf.maskrcnn.detection_generator import DetectionGenerator
 from spinenet_tf.maskrcnn.mask_head import MaskHead
@@ -17,14 +18,16 @@ from spinenet_tf.maskrcnn.roi_sampler import ROISampler
 from spinenet_tf.maskrcnn.rpn_head import RPNHead
 from spinenet_tf.maskrcnn.rpn_labeler import RPNLabeler
 from spinenet_tf.maskrcnn.sampling_settings import SamplingSettings
-from spinenet_tf.ops.box_ops import encode_boxes
+from spinenet_tf.ops.box_ops import detections_to_original, encode_boxes
+from spinenet_tf.ops.distribution import per_replica_share
 from spinenet_tf.retinanet.anchor_generator import AnchorGenerator, flatten_multilevel
+from spinenet_tf.task_model import TaskModel
 
 GROUND_TRUTH = ("boxes", "classes", "masks")
 
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
-class MaskRCNN(keras.Model):
+class MaskRCNN(TaskModel):
     """Mask R-CNN, tf-models-official's `MaskRCNNModel` in Keras 3 layers.
 
     backbone -> `RPNHead` on every level -> `MultilevelROIGenerator`
@@ -69,7 +72,15 @@ class MaskRCNN(keras.Model):
             max_detections: see `DetectionGenerator`.
         sampling: `SamplingSettings` (or a dict) of the training targets.
         loss_weights: the five losses' weights (`MaskRCNNLoss`; default 1).
+        preprocessor: an `ImagePreprocessor` (default: ImageNet statistics,
+            letterboxed to the backbone's input size): the input contract
+            that the data pipelines, evaluation and serving call.
+
+    `inference_model(model, precision)` folds the backbone's batch norms
+    (the heads keep theirs) and computes the backbone in `precision`.
     """
+
+    pretrained_family = "maskrcnn"
 
     def __init__(self, backbone, num_classes, min_level=None, max_level=None, num_scales=1,
                  aspect_ratios=(0.5, 1.0, 2.0), anchor_size=3.0, rpn_num_convs=1,
@@ -79,7 +90,8 @@ class MaskRCNN(keras.Model):
                  kernel_regularizer=None, train_proposals=None, test_proposals=None,
                  roi_crop_size=7, mask_crop_size=14, pre_nms_top_k=5000,
                  pre_nms_score_threshold=0.05, nms_iou_threshold=0.5, max_detections=100,
-                 sampling=None, loss_weights=None, name="maskrcnn", **kwargs):
+                 sampling=None, loss_weights=None, preprocessor=None, name="maskrcnn",
+                 **kwargs):
         super().__init__(name=name, **kwargs)
         available = backbone_levels(backbone)
         self.min_level = int(min_level or getattr(backbone, "min_level", available[0]))
@@ -93,6 +105,10 @@ class MaskRCNN(keras.Model):
                 f"{['P%d' % level for level in available]}).")
         self.backbone = backbone
         self.num_classes = int(num_classes)
+        input_size = tuple(backbone.input.shape[1:3])
+        if preprocessor is None and None not in input_size:
+            preprocessor = ImagePreprocessor(input_size)
+        self.preprocessor = preprocessor
         factory = getattr(backbone, "factory", None)
         norm = dict(activation=activation or getattr(factory, "activation", "relu"),
                     use_sync_bn=getattr(factory, "use_sync_bn", False),
@@ -259,7 +275,8 @@ class MaskRCNN(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The reference's five losses of `y_pred` (this model's training
-        outputs on `x`, computed if None), plus weight regularization."""
+        outputs on `x`, computed if None), plus weight regularization; under
+        `tf.distribute` this replica's share (`ops.distribution`)."""
         if y_pred is None:
             y_pred = self(x, training=True)
         if "rpn_score_targets" not in y_pred:
@@ -272,18 +289,37 @@ class MaskRCNN(keras.Model):
         total = losses["total_loss"]
         if self.losses:  # weight regularization
             total = total + ops.sum(ops.stack([ops.cast(l, "float32") for l in self.losses]))
-        return total
+        return per_replica_share(total)
 
     @property
     def metrics(self):
         return super().metrics + list(self.loss_trackers.values())
 
+    def serving_outputs(self, images, image_info=None):
+        """Detections of preprocessed `images`; with the preprocessor's
+        `image_info` [B, 4, 2], boxes in each original image's pixels
+        (clipped to it, zero past `num_detections`). `detection_masks` stay
+        28 x 28 probabilities inside each box (`evaluation.mask_pasting`
+        pastes them into the image). What evaluation and serving return."""
+        image_shape = None if image_info is None else image_info[:, 1]
+        outputs = self(images, image_shape=image_shape, training=False)
+        detections = {key: outputs[key] for key in (
+            "detection_boxes", "detection_scores", "detection_classes", "num_detections",
+            "detection_masks")}
+        return detections if image_info is None else detections_to_original(detections,
+                                                                             image_info)
+
     def get_config(self):
-        return {"name": self.name, "backbone": keras.saving.serialize_keras_object(
-            self.backbone), **self._config}
+        return {"name": self.name,
+                "backbone": keras.saving.serialize_keras_object(self.backbone),
+                "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+                **self._config}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         backbone = keras.saving.deserialize_keras_object(config.pop("backbone"))
+        if config.get("preprocessor") is not None:
+            config["preprocessor"] = keras.saving.deserialize_keras_object(
+                config["preprocessor"])
         return cls(backbone, **config)

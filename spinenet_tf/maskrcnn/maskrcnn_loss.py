@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from spinenet_tf.ops.distribution import replica_mean
+
 
 def _elementwise(loss_fn, targets, predictions, **kwargs):
     """A Keras loss per element (a trailing axis of 1 makes its mean a no-op)."""
@@ -24,9 +26,9 @@ class MaskRCNNLoss:
     * `mask_loss`: sigmoid cross-entropy of each foreground mask's pixels,
       summed / (foreground mask pixels + 0.01);
 
-    and `total_loss`, their sum with the `weights`. The normalisers are
-    this replica's: with several replicas the reference averages them over
-    replicas first.
+    and `total_loss`, their sum with the `weights`. Under `tf.distribute`
+    the three count normalisers are averaged over the replicas, as the
+    reference averages them (`ops.distribution.replica_mean`).
 
     Args:
         rpn_samples_per_image: the RPN labeler's draw per image (256).
@@ -69,7 +71,8 @@ class MaskRCNNLoss:
         total, start = 0.0, 0
         for size in level_sizes:
             level_loss = ops.sum(huber[:, start:start + size] * valid[:, start:start + size])
-            total = total + level_loss / (ops.sum(valid[:, start:start + size]) + 0.01)
+            count = replica_mean(ops.sum(valid[:, start:start + size]))
+            total = total + level_loss / (count + 0.01)
             start += size
         return total
 
@@ -91,7 +94,7 @@ class MaskRCNNLoss:
         foreground = ops.cast(ops.expand_dims(class_targets > 0, -1), "float32") * ops.ones(4)
         huber = _elementwise(keras.losses.huber, ops.cast(box_targets, "float32"), box_deltas,
                              delta=self.frcnn_huber_delta)
-        return ops.sum(huber * foreground) / (ops.sum(foreground) + 0.01)
+        return ops.sum(huber * foreground) / (replica_mean(ops.sum(foreground)) + 0.01)
 
     def mask_loss(self, mask_logits, mask_targets, mask_classes):
         """mask_logits, mask_targets [B, K, S, S]; mask_classes [B, K] (0: no target)."""
@@ -100,7 +103,7 @@ class MaskRCNNLoss:
                    * ops.ones_like(mask_logits))
         loss = _elementwise(keras.losses.binary_crossentropy,
                             ops.cast(mask_targets, "float32"), mask_logits, from_logits=True)
-        return ops.sum(loss * weights) / (ops.sum(weights) + 0.01)
+        return ops.sum(loss * weights) / (replica_mean(ops.sum(weights)) + 0.01)
 
     def __call__(self, outputs, level_sizes):
         """The five terms and `total_loss` of `MaskRCNN`'s training outputs."""

@@ -82,9 +82,10 @@ class MultilevelROIGenerator(keras.layers.Layer):
         height, width = image_shape[:, 0], image_shape[:, 1]
         all_boxes, all_scores = [], []
         for level in sorted(scores, key=lambda name: int(str(name).lstrip("P"))):
+            map_height, map_width, per_location = scores[level].shape[1:]
+            count = map_height * map_width * per_location  # static, for any batch size
             level_scores = ops.sigmoid(ops.cast(
-                ops.reshape(scores[level], (ops.shape(scores[level])[0], -1)), "float32"))
-            count = level_scores.shape[1]
+                ops.reshape(scores[level], (-1, count)), "float32"))
             codes = ops.reshape(box_codes[level], (-1, count, 4))
             level_anchors = ops.reshape(ops.convert_to_tensor(anchors[level], "float32"),
                                         (1, count, 4))

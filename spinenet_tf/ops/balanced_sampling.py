@@ -63,7 +63,10 @@ def sample_balanced_indices(positive, negative, num_samples, positive_fraction, 
         [B, num_samples] int32 indices.
     """
     num_rows = positive.shape[-1]
-    if num_rows is not None and num_rows < num_samples:
+    if num_rows is None:
+        raise ValueError("sample_balanced_indices needs a static number of examples per row; "
+                         f"received shape {tuple(positive.shape)}.")
+    if num_rows < num_samples:
         raise ValueError(f"Cannot sample {num_samples} of {num_rows} examples per image.")
     candidates = ops.logical_or(positive, negative)
     missing = num_samples - ops.sum(ops.cast(candidates, "int32"), axis=-1, keepdims=True)

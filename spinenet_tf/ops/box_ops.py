@@ -104,3 +104,12 @@ def boxes_to_original(boxes, image_info):
         ops.tile(offset, [1, 2]), 1)) / ops.expand_dims(ops.tile(scale, [1, 2]), 1)
     return ops.minimum(ops.maximum(boxes, 0.0),
                        ops.expand_dims(ops.tile(original, [1, 2]), 1))
+
+
+def detections_to_original(detections, image_info):
+    """A detections dict with `detection_boxes` mapped to each original
+    image (`boxes_to_original`) and zeroed past `num_detections`."""
+    boxes = boxes_to_original(detections["detection_boxes"], image_info)
+    valid = (ops.expand_dims(ops.arange(ops.shape(boxes)[1]), 0)
+             < ops.expand_dims(detections["num_detections"], 1))
+    return dict(detections, detection_boxes=ops.where(ops.expand_dims(valid, -1), boxes, 0.0))

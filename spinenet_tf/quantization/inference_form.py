@@ -20,11 +20,12 @@ def inference_model(model, precision="float32"):
     In inference a batch norm is a per-channel affine map of the conv
     output before it, so it can live in that conv's kernel and bias: one
     pass over memory instead of two or three. This returns a model of the
-    same class (a `SpineNet`, `SpineNetMobile`, `RetinaNet` or
-    `SpineNetClassifier`; it serialises, exports and has `serving_outputs`
-    like the original) built with `form="folded"` (convs with
-    biases, identities where the batch norms were; each RetinaNet head
-    level gets its own tower convs) and weights computed from `model`'s
+    same class (a `SpineNet`, `SpineNetMobile`, `RetinaNet`,
+    `SpineNetClassifier` or `MaskRCNN`; it serialises, exports and has
+    `serving_outputs` like the original) built with `form="folded"` (convs
+    with biases, identities where the batch norms were; each RetinaNet head
+    level gets its own tower convs; Mask R-CNN's heads keep their batch
+    norms) and weights computed from `model`'s
     (moving statistics, not batch statistics). Regular, depthwise and
     separable convolutions are folded. Dropout and stochastic depth are
     kept (they are identities in inference).
@@ -77,8 +78,8 @@ def quantization_aware_model(model):
 def _folded_copy(model, precision, quantization_aware=None):
     if not isinstance(model, (TaskModel, ScalePermutedBackbone)):
         raise TypeError(
-            "inference_model takes a SpineNet, SpineNetMobile, RetinaNet or "
-            f"SpineNetClassifier; received a {model.__class__.__name__}.")
+            "inference_model takes a SpineNet, SpineNetMobile, RetinaNet, "
+            f"SpineNetClassifier or MaskRCNN; received a {model.__class__.__name__}.")
     if quantization_aware is None:  # a quantization-aware model stays so
         quantization_aware = any(isinstance(layer, ActivationQuantizer)
                                  for layer in flatten_layers(model))

@@ -4,7 +4,8 @@ import keras
 from keras import ops
 
 from spinenet_tf.backbones.feature_levels import backbone_levels
-from spinenet_tf.ops.box_ops import boxes_to_original
+from spinenet_tf.ops.box_ops import detections_to_original
+from spinenet_tf.ops.distribution import per_replica_share
 from spinenet_tf.retinanet.anchor_generator import AnchorGenerator, flatten_multilevel
 from spinenet_tf.retinanet.anchor_labeler import AnchorLabeler
 from spinenet_tf.retinanet.detection_decoder import DetectionDecoder
@@ -260,7 +261,8 @@ class RetinaNet(TaskModel):
         if self.losses:  # weight regularization
             total = total + ops.sum(
                 ops.stack([ops.cast(l, "float32") for l in self.losses]))
-        return total
+        # Keras sums the replicas' gradients: each replica's loss is its share.
+        return per_replica_share(total)
 
     @property
     def metrics(self):
@@ -286,12 +288,7 @@ class RetinaNet(TaskModel):
         detections = self.decode_detections(self(images, training=False), images)
         if image_info is None:
             return detections
-        boxes = boxes_to_original(detections["detection_boxes"], image_info)
-        valid = (ops.expand_dims(ops.arange(ops.shape(boxes)[1]), 0)
-                 < ops.expand_dims(detections["num_detections"], 1))
-        detections["detection_boxes"] = ops.where(
-            ops.expand_dims(valid, -1), boxes, 0.0)
-        return detections
+        return detections_to_original(detections, image_info)
 
     def tflite_post_process_config(self, nms="fast"):
         """The `TFLite_Detection_PostProcess` settings of this model's decoder."""

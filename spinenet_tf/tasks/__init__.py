@@ -1,10 +1,13 @@
-"""One task per job: detection and classification (see `Task`)."""
+"""One task per job: detection, classification and instance segmentation
+(see `Task`)."""
 
 from spinenet_tf.tasks.classification_task import ClassificationTask
 from spinenet_tf.tasks.detection_task import DetectionTask
+from spinenet_tf.tasks.instance_segmentation_task import InstanceSegmentationTask
 from spinenet_tf.tasks.task import Task
 
-TASKS = {"retinanet": DetectionTask, "classifier": ClassificationTask}
+TASKS = {"retinanet": DetectionTask, "classifier": ClassificationTask,
+         "maskrcnn": InstanceSegmentationTask}
 
 
 def task_for_config(config):
@@ -15,4 +18,5 @@ def task_for_config(config):
     return TASKS[config.model.type](config)
 
 
-__all__ = ["ClassificationTask", "DetectionTask", "TASKS", "Task", "task_for_config"]
+__all__ = ["ClassificationTask", "DetectionTask", "InstanceSegmentationTask", "TASKS", "Task",
+           "task_for_config"]

@@ -11,6 +11,9 @@ from spinenet_tf.tasks.task import Task
 class DetectionTask(Task):
     """A RetinaNet experiment (`model.type: retinanet`)."""
 
+    # Whether the COCO annotations' masks are read (`load_coco(with_masks=...)`).
+    with_masks = False
+
     def build_network(self):
         from spinenet_tf.retinanet.retinanet import TPU_ASPECT_RATIOS, RetinaNet
         from spinenet_tf.retinanet.recipes import RETINANET_CONFIGS
@@ -54,7 +57,7 @@ class DetectionTask(Task):
                                  f"image_dir={data.image_dir!r}.")
             key = (data.annotations, data.image_dir)
             if key not in self._coco_files:  # read and checked once per task
-                dataset = load_coco(data.annotations, data.image_dir)
+                dataset = load_coco(data.annotations, data.image_dir, self.with_masks)
                 self.check_source_images(data, [r.path for r in dataset.records])
                 self._coco_files[key] = dataset
             dataset = self._coco_files[key]
@@ -122,23 +125,29 @@ class DetectionTask(Task):
 
     def write_artifacts(self, model, folder, count=8):
         """`detections.png`: the first `count` validation images with their
-        detections (the evaluation's batch and compiled function: no retrace)."""
+        detections, and their masks where the model predicts masks (the
+        evaluation's batch and compiled function: no retrace)."""
         from spinenet_tf.evaluation.detection_evaluation import keras_detect
+        from spinenet_tf.evaluation.mask_pasting import paste_masks
         from spinenet_tf.visualization import draw_detections
 
         evaluation = self.evaluation_data(model)
         images, targets, _ = next(iter(evaluation.dataset))
         info = np.asarray(targets["image_info"])[:count]
-        detections = {k: v[:count] for k, v in
+        detections = {k: np.asarray(v)[:count] for k, v in
                       keras_detect(model)(images, targets["image_info"]).items()}
         # Boxes in original pixels -> in the drawn model input.
         scale, offset = np.tile(info[:, 2], 2)[:, None], np.tile(info[:, 3], 2)[:, None]
         detections["detection_boxes"] = detections["detection_boxes"] * scale - offset
         pixels = np.clip(model.preprocessor.denormalize(np.asarray(images)[:count]), 0, 255)
+        masks = None
+        if "detection_masks" in detections:
+            masks = [paste_masks(m, b, *pixels.shape[1:3]) for m, b in zip(
+                detections["detection_masks"], detections["detection_boxes"])]
         names = ({c["id"]: c.get("name", str(c["id"])) for c in evaluation.categories}
                  if evaluation.categories else None)
         draw_detections(pixels.astype("uint8"), detections,
-                        os.path.join(folder, "detections.png"), names)
+                        os.path.join(folder, "detections.png"), names, masks=masks)
 
     # --- export ----------------------------------------------------------
 

@@ -120,6 +120,10 @@ class Task:
 
     # --- export ----------------------------------------------------------
 
+    def check_export(self, tflite=None):
+        """Raises, saying why, if this task's models cannot be exported in
+        the forms asked for (`tflite`: the `.tflite` kinds, if any)."""
+
     def calibration_folder(self):
         """Images an int8 export calibrates on by default: the training images."""
         return self.config.train_data.image_dir

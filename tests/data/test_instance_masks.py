@@ -105,3 +105,55 @@ def test_synthetic_masks_are_the_visible_shapes(tmp_path):
     first = [decode_segmentation(e["segmentation"], 64, 64) for e in annotations
              if e["image_id"] == 1]
     assert np.sum(first, axis=0).max() == 1
+
+
+def _mask_batches(tmp_path, training, flip=False):
+    from spinenet_tf.data.detection_input import DetectionInput, examples_from_coco
+    from spinenet_tf.layers import ImagePreprocessor
+
+    files = synthetic.generate(str(tmp_path), num_train=6, num_val=1, image_size=96, seed=2)
+    dataset = load_coco(files["train"], str(tmp_path / "train" / "images"), with_masks=True)
+    parser = DetectionInput(ImagePreprocessor((128, 128)), training, max_boxes=8,
+                            aug_rand_hflip=flip, mask_size=56, seed=4)
+    batches = parser(examples_from_coco(dataset).take(6), 6)
+    _, targets, _ = next(iter(batches.take(1)))
+    return dataset, {k: np.asarray(v) for k, v in targets.items()}
+
+
+def test_pipeline_crops_each_mask_to_its_box(tmp_path):
+    """Evaluation geometry: each padded box's mask crop covers the share of
+    the box that the shape's visible pixels cover (area / box area), up to
+    the half pixel at each edge that `crop_and_resize` samples between the
+    box's border pixels and the outside (the reference's sampling)."""
+    dataset, targets = _mask_batches(tmp_path, training=False)
+    assert targets["masks"].shape == (6, 8, 56, 56)
+    checked = 0
+    for b, record in enumerate(dataset.records):
+        annotations = [a for a in json.load(open(dataset.annotation_file))["annotations"]
+                       if a["image_id"] == record.image_id]
+        for i, entry in enumerate(annotations):
+            share = entry["area"] / (entry["bbox"][2] * entry["bbox"][3])
+            edge = 1.0 / min(entry["bbox"][2:])
+            assert abs(targets["masks"][b, i].mean() - share) < 0.02 + edge, (entry, share)
+            checked += 1
+        assert (targets["masks"][b, len(annotations):] == 0).all()  # padding
+    assert checked > 6
+
+
+def test_flipped_masks_are_mirrored_crops(tmp_path):
+    """Training with the random flip only: each image's crops are the
+    evaluation crops or, where the image was flipped, their mirror images."""
+    _, plain = _mask_batches(tmp_path / "a", training=False)
+    _, flipped = _mask_batches(tmp_path / "b", training=True, flip=True)
+    order = np.argsort(plain["image_id"])
+    mirrored = 0
+    for b in range(6):  # the training stream is shuffled: match images by boxes
+        match = [p for p in order if np.allclose(
+            np.sort(plain["boxes"][p][:, [0, 2]], 0), np.sort(flipped["boxes"][b][:, [0, 2]], 0))]
+        assert match, "an image of the training batch is not among the evaluation images"
+        p = match[0]
+        same = np.allclose(plain["masks"][p], flipped["masks"][b], atol=1e-4)
+        mirror = np.allclose(plain["masks"][p][..., ::-1], flipped["masks"][b], atol=1e-4)
+        assert same or mirror
+        mirrored += int(mirror and not same)
+    assert 0 < mirrored < 6

@@ -33,6 +33,8 @@ def _accepts(field_type, value):
         return value is None
     if origin is list:
         return isinstance(value, list)
+    if origin is dict:
+        return isinstance(value, dict)
     if field_type is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if field_type is int:
