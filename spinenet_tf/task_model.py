@@ -1,4 +1,4 @@
-"""What RetinaNet and SpineNetClassifier share."""
+"""What the task models (RetinaNet, SpineNetClassifier, MaskRCNN) share."""
 
 import keras
 
@@ -7,14 +7,15 @@ from spinenet_tf.layers.image_preprocessor import ImagePreprocessor
 from spinenet_tf.quantization.layer_form import folded_config
 
 
-class TaskModel(keras.Model):
-    """A functional model with a backbone under a task head.
+class TaskModelMixin:
+    """What every task model has, functional or subclassed: a catalog
+    family (`from_preset`), the input contract (`preprocessor`) and the
+    config of its inference form (`folded_config`).
 
-    Holds the parts both task models own and serialise the same way: the
-    `backbone`, the input contract (`preprocessor`), the head layers' dtype
-    policy and the head's `kernel_regularizer`. Subclasses build their
-    graph on `task_inputs(...)`, call `keras.Model.__init__`, then
-    `set_task_attributes(...)`, and extend `get_config`.
+    A plain mixin, not a `keras.Model`: Keras makes a `Model` subclass that
+    is built functionally (RetinaNet) a `Functional` one by rewriting the
+    bases of its classes, which would turn a shared `keras.Model` base into
+    `Functional` under a subclassed model (MaskRCNN) too.
     """
 
     # The task's image geometry (`ImagePreprocessor`): None letterboxes
@@ -47,12 +48,6 @@ class TaskModel(keras.Model):
                 input_shape[:2], center_crop_fraction=cls.center_crop_fraction)
         return input_shape, preprocessor, resolve_dtype_policy(dtype)
 
-    def set_task_attributes(self, backbone, preprocessor, dtype, kernel_regularizer):
-        self.backbone = backbone
-        self.preprocessor = preprocessor
-        self.head_dtype = dtype
-        self.kernel_regularizer = kernel_regularizer
-
     def folded_config(self, form, precision):
         """The config of this model with its backbone (and so its head) in
         `form`, computing in `precision`: what `inference_model` builds."""
@@ -62,6 +57,23 @@ class TaskModel(keras.Model):
             config["backbone"]["config"], form, precision)
         config["dtype"] = precision
         return config
+
+
+class TaskModel(TaskModelMixin, keras.Model):
+    """A functional model with a backbone under a task head.
+
+    Holds the parts both functional task models own and serialise the same
+    way: the `backbone`, the input contract (`preprocessor`), the head
+    layers' dtype policy and the head's `kernel_regularizer`. Subclasses
+    build their graph on `task_inputs(...)`, call `keras.Model.__init__`,
+    then `set_task_attributes(...)`, and extend `get_config`.
+    """
+
+    def set_task_attributes(self, backbone, preprocessor, dtype, kernel_regularizer):
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.head_dtype = dtype
+        self.kernel_regularizer = kernel_regularizer
 
     def get_config(self):
         return {

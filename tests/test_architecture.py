@@ -119,3 +119,17 @@ def test_importing_the_package_leaves_the_environment_alone():
                             text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_setup_cfg_lists_every_package():
+    """setup.cfg lists the packages (configs/ is mapped in): a folder it
+    misses is absent from the wheel, and importing it fails when installed."""
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(os.path.join(os.path.dirname(PACKAGE), "setup.cfg"))
+    listed = set(parser["options"]["packages"].split())
+    found = {os.path.relpath(folder, os.path.dirname(PACKAGE)).replace(os.sep, ".")
+             for folder, _, files in os.walk(PACKAGE) if "__init__.py" in files}
+    assert found - listed == set()
+    assert listed - found == {"spinenet_tf.configs"}

@@ -21,13 +21,13 @@ from spinenet_tf.maskrcnn.sampling_settings import SamplingSettings
 from spinenet_tf.ops.box_ops import detections_to_original, encode_boxes
 from spinenet_tf.ops.distribution import per_replica_share
 from spinenet_tf.retinanet.anchor_generator import AnchorGenerator, flatten_multilevel
-from spinenet_tf.task_model import TaskModel
+from spinenet_tf.task_model import TaskModelMixin
 
 GROUND_TRUTH = ("boxes", "classes", "masks")
 
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
-class MaskRCNN(TaskModel):
+class MaskRCNN(TaskModelMixin, keras.Model):
     """Mask R-CNN, tf-models-official's `MaskRCNNModel` in Keras 3 layers.
 
     backbone -> `RPNHead` on every level -> `MultilevelROIGenerator`

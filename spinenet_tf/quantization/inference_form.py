@@ -9,7 +9,7 @@ from spinenet_tf.backbones.scale_permuted_backbone import ScalePermutedBackbone
 from spinenet_tf.training.checkpoints import variables_by_path
 from spinenet_tf.quantization.fake_quantization import ActivationQuantizer
 from spinenet_tf.quantization.layer_form import FoldsBatchNorm
-from spinenet_tf.task_model import TaskModel
+from spinenet_tf.task_model import TaskModelMixin
 
 PRECISIONS = ("float32", "bfloat16")
 
@@ -76,7 +76,7 @@ def quantization_aware_model(model):
 
 
 def _folded_copy(model, precision, quantization_aware=None):
-    if not isinstance(model, (TaskModel, ScalePermutedBackbone)):
+    if not isinstance(model, (TaskModelMixin, ScalePermutedBackbone)):
         raise TypeError(
             "inference_model takes a SpineNet, SpineNetMobile, RetinaNet, "
             f"SpineNetClassifier or MaskRCNN; received a {model.__class__.__name__}.")
