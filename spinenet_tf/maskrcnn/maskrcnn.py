@@ -76,8 +76,10 @@ class MaskRCNN(TaskModelMixin, keras.Model):
             letterboxed to the backbone's input size): the input contract
             that the data pipelines, evaluation and serving call.
 
+    `dtype` (a Keras dtype policy, default the global one) is the heads'.
     `inference_model(model, precision)` folds the backbone's batch norms
-    (the heads keep theirs) and computes the backbone in `precision`.
+    (the heads keep theirs) and computes backbone and heads in `precision`;
+    outputs are float32 in every policy.
     """
 
     pretrained_family = "maskrcnn"
@@ -114,7 +116,7 @@ class MaskRCNN(TaskModelMixin, keras.Model):
                     use_sync_bn=getattr(factory, "use_sync_bn", False),
                     norm_momentum=getattr(factory, "norm_momentum", 0.99),
                     norm_epsilon=getattr(factory, "norm_epsilon", 1e-3),
-                    kernel_regularizer=kernel_regularizer)
+                    kernel_regularizer=kernel_regularizer, dtype=self.dtype_policy)
         self.anchor_generator = AnchorGenerator(
             self.min_level, self.max_level, num_scales, aspect_ratios, anchor_size)
         self.rpn_head = RPNHead(
@@ -311,6 +313,7 @@ class MaskRCNN(TaskModelMixin, keras.Model):
 
     def get_config(self):
         return {"name": self.name,
+                "dtype": keras.dtype_policies.serialize(self.dtype_policy),
                 "backbone": keras.saving.serialize_keras_object(self.backbone),
                 "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
                 **self._config}

@@ -83,11 +83,18 @@ def test_folded_model_and_saved_model_give_the_keras_detections_and_masks(tmp_pa
         np.testing.assert_allclose(from_bytes[key], served[key], atol=1e-5, err_msg=key)
 
 
-def test_bfloat16_inference_form_computes_the_backbone_in_bfloat16():
+def test_bfloat16_inference_form_computes_in_bfloat16_with_float32_outputs(tmp_path):
     model = small_maskrcnn()
     folded = inference_model(model, "bfloat16")
+    from spinenet_tf.compat.keras_internals import flatten_layers
+
     assert {layer.compute_dtype for layer in folded.backbone.layers if layer.weights} == {
         "bfloat16"}
+    for head in (folded.rpn_head, folded.box_head, folded.mask_head):
+        assert {layer.compute_dtype for layer in flatten_layers(head)
+                if layer.weights} == {"bfloat16"}, head.name
+    clone = folded.__class__.from_config(folded.get_config())
+    assert clone.box_head.compute_dtype == "bfloat16"
     images = np.random.default_rng(6).normal(size=(1, 128, 128, 3)).astype("float32")
     outputs = folded.serving_outputs(images)
     assert outputs["detection_masks"].dtype == "float32"
