@@ -11,6 +11,28 @@ from spinenet_tf.hardware import conv_gflops, cpu_flags, hardware_line
 from spinenet_tf.testing import randomize_batch_norm
 
 POLICIES = ("float32", "mixed_bfloat16")
+REFERENCE = "TFM float32"
+
+
+def timed_forms(ours, references, image_side, keys):
+    """{row: tf.function of normalised images}: ours as built, folded
+    float32 and folded bfloat16 (`serving_outputs`), and the Model Garden
+    twins of `model_garden_twins` (`REFERENCE`, "TFM mixed_bfloat16")
+    called with an image shape of `image_side` per image, their `keys`
+    outputs kept."""
+    from spinenet_tf import inference_model
+
+    models = {"ours float32 as built": ours,
+              "ours folded float32": inference_model(ours),
+              "ours folded bfloat16": inference_model(ours, "bfloat16")}
+    functions = {row: tf.function(lambda x, m=model: m.serving_outputs(x))
+                 for row, model in models.items()}
+    for policy, reference in references.items():
+        functions[REFERENCE if policy == "float32" else "TFM mixed_bfloat16"] = tf.function(
+            lambda x, r=reference: {k: v for k, v in r(
+                x, image_shape=tf.fill([tf.shape(x)[0], 2], image_side),
+                training=False).items() if k in keys})
+    return functions, models
 
 
 def model_garden_twins(ours, build, transfer, prepare=None):

@@ -33,8 +33,9 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from latency_table import (  # noqa: E402
-    interleaved_medians, model_garden_twins, print_hardware, print_rows, quiet)
-from spinenet_tf import MaskRCNN, inference_model  # noqa: E402
+    REFERENCE, interleaved_medians, model_garden_twins, print_hardware, print_rows, quiet,
+    timed_forms)
+from spinenet_tf import MaskRCNN  # noqa: E402
 from spinenet_tf.convert.model_garden_maskrcnn import (  # noqa: E402
     build_model_garden_maskrcnn, transfer_model_garden_maskrcnn_weights)
 from spinenet_tf.model_complexity import count_macs  # noqa: E402
@@ -46,7 +47,6 @@ VARIANT = flags.DEFINE_string("variant", "spinenet-49", "Backbone variant.")
 IMAGE_SIZE = flags.DEFINE_integer("image_size", 640, "Input side.")
 JSON_OUT = flags.DEFINE_string("json", None, "Also write the results here.")
 
-REFERENCE = "TFM float32"
 OUTPUT_KEYS = ("detection_boxes", "detection_scores", "detection_classes",
                "num_detections", "detection_masks")
 
@@ -70,16 +70,7 @@ def main(argv):
     references = model_garden_twins(ours, build_model_garden_maskrcnn,
                                     transfer_model_garden_maskrcnn_weights,
                                     prepare=raise_class_bias)
-    models = {"ours float32 as built": ours,
-              "ours folded float32": inference_model(ours),
-              "ours folded bfloat16": inference_model(ours, "bfloat16")}
-    functions = {row: tf.function(lambda x, m=model: m.serving_outputs(x))
-                 for row, model in models.items()}
-    for policy, reference in references.items():
-        functions[REFERENCE if policy == "float32" else "TFM mixed_bfloat16"] = tf.function(
-            lambda x, r=reference: {k: v for k, v in r(
-                x, tf.fill([tf.shape(x)[0], 2], float(size)), training=False).items()
-                if k in OUTPUT_KEYS})
+    functions, _ = timed_forms(ours, references, float(size), OUTPUT_KEYS)
     macs = count_macs(ours.backbone)
     results = {"hardware": hardware, "runs": RUNS.value, "variant": VARIANT.value,
                "image_size": size, "batches": {}}

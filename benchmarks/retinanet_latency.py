@@ -32,8 +32,9 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from latency_table import (  # noqa: E402
-    interleaved_medians, model_garden_twins, print_hardware, print_rows, quiet)
-from spinenet_tf import RetinaNet, convert, inference_model  # noqa: E402
+    REFERENCE, interleaved_medians, model_garden_twins, print_hardware, print_rows, quiet,
+    timed_forms)
+from spinenet_tf import RetinaNet, convert  # noqa: E402
 from spinenet_tf.model_complexity import count_macs  # noqa: E402
 
 RUNS = flags.DEFINE_integer("runs", 10, "Timed runs per row.")
@@ -46,7 +47,6 @@ JSON_OUT = flags.DEFINE_string("json", None, "Also write the results here.")
 CASES = {"49": ("RetinaNet SpineNet-49", "spinenet-49", 640),
          "49S": ("RetinaNet SpineNet-49S", "spinenet-49s", 640),
          "Mobile-49": ("RetinaNet SpineNet-Mobile-49", "spinenet-mobile-49", 384)}
-REFERENCE = "TFM float32"
 DETECTION_KEYS = ("detection_boxes", "detection_scores", "detection_classes",
                   "num_detections")
 
@@ -75,16 +75,7 @@ def benchmark(name, variant, size, peak):
     references = model_garden_twins(
         ours, convert.build_model_garden_retinanet,
         convert.transfer_model_garden_retinanet_weights, prepare=raise_class_bias)
-    models = {"ours float32 as built": ours,
-              "ours folded float32": inference_model(ours),
-              "ours folded bfloat16": inference_model(ours, "bfloat16")}
-    functions = {row: tf.function(lambda x, m=model: m.serving_outputs(x))
-                 for row, model in models.items()}
-    for policy, reference in references.items():
-        functions[REFERENCE if policy == "float32" else "TFM mixed_bfloat16"] = tf.function(
-            lambda x, r=reference: {k: v for k, v in r(
-                x, image_shape=tf.fill([tf.shape(x)[0], 2], size), training=False).items()
-                if k in DETECTION_KEYS})
+    functions, models = timed_forms(ours, references, size, DETECTION_KEYS)
     macs = count_macs(ours)
     results = {}
     for batch in (int(b) for b in BATCH_SIZES.value):
