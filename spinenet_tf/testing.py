@@ -104,6 +104,76 @@ def detection_rows(boxes, scores, classes):
     return table[np.lexsort(table.T[::-1])]
 
 
+def instance_rows(outputs, b):
+    """Image `b`'s Mask R-CNN detections as rows (score, class, box) and
+    their masks, from a dict of the four detection tensors and
+    `detection_masks`."""
+    n = int(np.asarray(outputs["num_detections"])[b])
+    rows = np.concatenate([np.asarray(outputs["detection_scores"])[b, :n, None],
+                           np.asarray(outputs["detection_classes"], "float32")[b, :n, None],
+                           np.asarray(outputs["detection_boxes"])[b, :n]], axis=1)
+    return rows, np.asarray(outputs["detection_masks"])[b, :n]
+
+
+def assert_same_instances(ours, theirs, mask_atol=1e-4, tie=1e-6):
+    """Mask R-CNN detections and masks equal to a reference's, image by
+    image: the same count, scores and classes in the same order; each
+    detection's box (and then its mask) among the reference's, except that
+    two detections of one class whose scores tie (within `tie`) may be
+    chosen or ordered otherwise by greedy NMS. Returns how many rows matched
+    a reference row (the caller asserts it is most of them)."""
+    np.testing.assert_array_equal(np.asarray(ours["num_detections"]),
+                                  np.asarray(theirs["num_detections"]))
+    matched = 0
+    for b in range(len(np.asarray(ours["num_detections"]))):
+        rows, masks = instance_rows(ours, b)
+        their_rows, their_masks = instance_rows(theirs, b)
+        np.testing.assert_allclose(rows[:, :2], their_rows[:, :2], atol=1e-5)
+        for row, mask in zip(rows, masks):
+            same = [i for i, other in enumerate(their_rows)
+                    if np.allclose(row, other, atol=1e-3)]
+            if same:
+                np.testing.assert_allclose(mask, their_masks[same[0]], atol=mask_atol)
+                matched += 1
+                continue
+            tied = np.sum((np.abs(rows[:, 0] - row[0]) <= tie) & (rows[:, 1] == row[1]))
+            assert tied >= 2, f"image {b}: untied detection {row} is not the reference's"
+    return matched
+
+
+def assert_same_rows_in_any_order(ours, theirs, tolerance=1e-4):
+    """Every row of `ours` [N, K] has one of `theirs` within `tolerance`
+    (relative to 1 + |theirs|) and every row of `theirs` one of `ours`: for
+    per-ROI outputs whose ROI order may differ where scores tie."""
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    distance = (np.abs(ours[:, None] - theirs[None]) / (1.0 + np.abs(theirs[None]))).max(-1)
+    assert distance.min(1).max() < tolerance and distance.min(0).max() < tolerance, (
+        f"worst unmatched row: {max(distance.min(1).max(), distance.min(0).max()):.2e}")
+
+
+def read_manifest(path):
+    """{variable name: shape} of a model-zoo manifest (`name d0,d1,...`
+    lines, gzipped; tools/make_model_zoo_fixtures.py)."""
+    import gzip
+
+    with gzip.open(path, "rt") as f:
+        rows = [line.split() for line in f if line.strip()]
+    return {name: [int(d) for d in shape.split(",")] for name, shape in rows}
+
+
+def assert_names_cover_exactly(model, theirs):
+    """The model-zoo names of `model`'s variables are exactly the manifest
+    `theirs`, shape for shape, and cover every weight of the model."""
+    from spinenet_tf.pretrained import checkpoint_names
+
+    ours = {name: list(variable.shape)
+            for name, variable in checkpoint_names(model).items()}
+    assert sorted(set(ours) - set(theirs)) == []
+    assert sorted(set(theirs) - set(ours)) == []
+    assert {n: s for n, s in ours.items() if theirs[n] != s} == {}
+    assert len(ours) == len(model.weights)
+
+
 def randomize_predictors(model, images, candidates=60):
     """For a tf-models-official RetinaNet: spreads the class scores over
     locations (logits ~ N(0, 4)), then sets the class bias so that about

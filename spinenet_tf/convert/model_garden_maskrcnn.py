@@ -25,6 +25,12 @@ def build_model_garden_maskrcnn(model):
     from official.vision.modeling import factory
 
     config = model.get_config()
+    if not config["rpn_norm_each_conv"] and config["rpn_num_convs"] > 1:
+        raise ValueError(
+            "Model Garden's RPN head has a batch norm after every conv; this model's "
+            f"{config['rpn_num_convs']}-conv RPN tower has one after the last "
+            "(rpn_norm_each_conv=False, the 2020 TPU model-zoo layout), so it has no "
+            "Model Garden twin.")
     backbone = build_model_garden_backbone(model.backbone)
     height, width, channels = model.backbone.image_shape
     train, test = config["train_proposals"], config["test_proposals"]

@@ -20,7 +20,16 @@ our model scope by scope:
   shared by the levels), `class-{k}-{level}` (its batch norm at `level`),
   `class-predict`; likewise `box-...`;
 * `classification_head/dense`: the classifier's logits (the released
-  classifiers have no conv before it: `endpoints_num_filters: 0`).
+  classifiers have no conv before it: `endpoints_num_filters: 0`);
+* Mask R-CNN: `rpn_head/` (the tower convs `rpn`, `rpn-1`, ..., the batch
+  norms `rpn-l{level}-bn`, `rpn-l{level}-bn-1`, ... per level, the
+  predictors `rpn-class` and `rpn-box`; the 2020 layout of the SpineNet-190
+  file: convs `rpn_0`, `rpn_1`, ... and one `rpn-l{level}-bn`),
+  `fast_rcnn_head/` (`conv_{i}`, `fc6`, `fc7`, ..., `class-predict`,
+  `box-predict`) and `mask_head/` (`mask-conv-l{i}`, `conv5-mask`,
+  `mask_fcn_logits`), each head's batch norms numbered in order as
+  `batch_normalization`, `batch_normalization_1`, ...; every head conv has a
+  bias.
 
 Every function returns `{tpu variable name: keras variable}`.
 """
@@ -135,6 +144,8 @@ def spinenet_names(backbone, names=None):
 
 
 def _head_conv_names(names, layer_name, conv):
+    """A head conv (or dense layer) with its bias: `kernel`, or
+    `depthwise_kernel` and `pointwise_kernel` for a separable one."""
     if hasattr(conv, "depthwise_kernel"):
         names[f"{layer_name}/depthwise_kernel"] = conv.depthwise_kernel
         names[f"{layer_name}/pointwise_kernel"] = conv.pointwise_kernel
@@ -156,10 +167,7 @@ def retinanet_head_names(head, names=None):
             _head_conv_names(names, f"{scope}/{prefix}-{k}", conv)
         for level in head.levels:
             for k, norm in enumerate(getattr(head, f"{prefix}_norms")[level]):
-                layer = f"{scope}/{prefix}-{k}-{level[1:]}"
-                for weight, variable in zip(BATCH_NORM_WEIGHTS,
-                                            _batch_norm_variables(norm)):
-                    names[f"{layer}/{weight}"] = variable
+                _norm_names(names, f"{scope}/{prefix}-{k}-{level[1:]}", norm)
         predictor = head.class_predictor if prefix == "class" else head.box_predictor
         _head_conv_names(names, f"{scope}/{prefix}-predict", predictor)
     return names
@@ -183,4 +191,56 @@ def classifier_names(model):
             "pooling; build the classifier with add_head_batch_norm=False.")
     names = spinenet_names(model.backbone)
     _Scope("classification_head", names).add_dense(model.get_layer("logits"))
+    return names
+
+
+def _norm_names(names, layer_name, norm):
+    for weight, variable in zip(BATCH_NORM_WEIGHTS, _batch_norm_variables(norm)):
+        names[f"{layer_name}/{weight}"] = variable
+
+
+def rpn_head_names(head, names):
+    """Names of a Mask R-CNN `RPNHead`'s variables (`rpn_head/...`)."""
+    scope = "rpn_head"
+    num_convs = len(head.convs)
+    for i, conv in enumerate(head.convs):
+        if head.norm_each_conv:
+            layer = "rpn" if i == 0 else f"rpn-{i}"
+        else:  # tensorflow/tpu before 40cf4c3 (February 2021)
+            layer = "rpn" if num_convs == 1 else f"rpn_{i}"
+        _head_conv_names(names, f"{scope}/{layer}", conv)
+    for level in head.levels:
+        for i, norm in enumerate(head.norms[level]):
+            _norm_names(names, f"{scope}/rpn-l{level[1:]}-bn" + (f"-{i}" if i else ""),
+                        norm)
+    _head_conv_names(names, f"{scope}/rpn-class", head.score_predictor)
+    _head_conv_names(names, f"{scope}/rpn-box", head.box_predictor)
+    return names
+
+
+def _numbered_norms(scope, names, norms):
+    numbered = _Scope(scope, names)
+    for norm in norms:
+        numbered.add_batch_norm(norm)
+
+
+def maskrcnn_names(model):
+    """Names of a `MaskRCNN`'s variables (backbone and the three heads) in a
+    model-zoo file."""
+    names = spinenet_names(model.backbone)
+    rpn_head_names(model.rpn_head, names)
+    box = model.box_head
+    for i, conv in enumerate(box.convs):
+        _head_conv_names(names, f"fast_rcnn_head/conv_{i}", conv)
+    for i, fc in enumerate(box.fcs):
+        _head_conv_names(names, f"fast_rcnn_head/fc{i + 6}", fc)
+    _numbered_norms("fast_rcnn_head", names, box.conv_norms + box.fc_norms)
+    _head_conv_names(names, "fast_rcnn_head/class-predict", box.class_predictor)
+    _head_conv_names(names, "fast_rcnn_head/box-predict", box.box_predictor)
+    mask = model.mask_head
+    for i, conv in enumerate(mask.convs):
+        _head_conv_names(names, f"mask_head/mask-conv-l{i}", conv)
+    _head_conv_names(names, "mask_head/conv5-mask", mask.upsample)
+    _numbered_norms("mask_head", names, mask.conv_norms + [mask.upsample_norm])
+    _head_conv_names(names, "mask_head/mask_fcn_logits", mask.mask_predictor)
     return names

@@ -25,11 +25,13 @@ class DetectionGenerator:
     of `detection_boxes` [B, K, 4], `detection_scores` [B, K],
     `detection_classes` [B, K] int32 (background 0 never returned) and
     `num_detections` [B] int32; zeros past `num_detections`.
+    `pixel_inclusive_boxes`: decode and clip in the TPU model zoo's box
+    convention (`spinenet_tf.ops.box_ops`).
     """
 
     def __init__(self, pre_nms_top_k=5000, pre_nms_score_threshold=0.05,
                  nms_iou_threshold=0.5, max_detections=100,
-                 box_coder_weights=BOX_CODER_WEIGHTS):
+                 box_coder_weights=BOX_CODER_WEIGHTS, pixel_inclusive_boxes=False):
         if pre_nms_top_k < 1 or max_detections < 1:
             raise ValueError("`pre_nms_top_k` and `max_detections` must be >= 1; received "
                              f"{pre_nms_top_k} and {max_detections}.")
@@ -44,6 +46,7 @@ class DetectionGenerator:
         self.nms_iou_threshold = float(nms_iou_threshold)
         self.max_detections = int(max_detections)
         self.box_coder_weights = tuple(float(w) for w in box_coder_weights)
+        self.pixel_inclusive_boxes = bool(pixel_inclusive_boxes)
 
     def decode(self, class_logits, box_deltas, rois, image_shape):
         """Boxes [B, R, C - 1, 4] (or [B, R, 4] class-agnostic) and scores
@@ -57,9 +60,11 @@ class DetectionGenerator:
         else:
             codes = ops.reshape(box_deltas, (-1, box_deltas.shape[1], num_classes, 4))[:, :, 1:]
             anchors = rois[:, :, None, :]
-        boxes = decode_boxes(codes, anchors, weights=self.box_coder_weights)
+        boxes = decode_boxes(codes, anchors, weights=self.box_coder_weights,
+                             pixel_inclusive=self.pixel_inclusive_boxes)
         image_shape = ops.cast(image_shape, "float32")
-        return clip_boxes(boxes, image_shape[:, 0], image_shape[:, 1]), scores
+        return clip_boxes(boxes, image_shape[:, 0], image_shape[:, 1],
+                          pixel_inclusive=self.pixel_inclusive_boxes), scores
 
     def __call__(self, class_logits, box_deltas, rois, image_shape):
         boxes, scores = self.decode(class_logits, box_deltas, rois, image_shape)

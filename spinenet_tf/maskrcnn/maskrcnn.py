@@ -20,10 +20,14 @@ from spinenet_tf.maskrcnn.rpn_labeler import RPNLabeler
 from spinenet_tf.maskrcnn.sampling_settings import SamplingSettings
 from spinenet_tf.ops.box_ops import detections_to_original, encode_boxes
 from spinenet_tf.ops.distribution import per_replica_share
-from spinenet_tf.retinanet.anchor_generator import AnchorGenerator, flatten_multilevel
+from spinenet_tf.retinanet.anchor_generator import (
+    TPU_ASPECT_RATIOS, AnchorGenerator, flatten_multilevel)
 from spinenet_tf.task_model import TaskModelMixin
 
 GROUND_TRUTH = ("boxes", "classes", "masks")
+# tensorflow/tpu's Mask R-CNN configs keep 1000 boxes a class before NMS
+# (`postprocess.pre_nms_num_boxes`; Model Garden: 5000).
+TPU_PRE_NMS_TOP_K = 1000
 
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
@@ -59,6 +63,8 @@ class MaskRCNN(TaskModelMixin, keras.Model):
         num_scales, aspect_ratios, anchor_size: RPN anchors (the recipe: 1,
             (0.5, 1, 2), 3).
         rpn_num_convs, rpn_num_filters: the RPN tower (1 x 256).
+        rpn_norm_each_conv: False for the TPU model zoo's 2020 RPN layout
+            (`RPNHead`'s `norm_each_conv`).
         box_num_convs, box_num_filters, box_num_fcs, box_fc_dims: the box
             head (4 x 256 convs, 1 x 1024 fc).
         mask_num_convs, mask_num_filters: the mask head (4 x 256).
@@ -70,6 +76,9 @@ class MaskRCNN(TaskModelMixin, keras.Model):
         roi_crop_size, mask_crop_size: ROI align sizes (7, 14).
         pre_nms_top_k, pre_nms_score_threshold, nms_iou_threshold,
             max_detections: see `DetectionGenerator`.
+        pixel_inclusive_boxes: proposals and detections decoded and clipped
+            in the TPU model zoo's box convention (`spinenet_tf.ops.box_ops`;
+            `flavor="tpu"` sets it). Training targets keep Model Garden's.
         sampling: `SamplingSettings` (or a dict) of the training targets.
         loss_weights: the five losses' weights (`MaskRCNNLoss`; default 1).
         preprocessor: an `ImagePreprocessor` (default: ImageNet statistics,
@@ -86,13 +95,14 @@ class MaskRCNN(TaskModelMixin, keras.Model):
 
     def __init__(self, backbone, num_classes, min_level=None, max_level=None, num_scales=1,
                  aspect_ratios=(0.5, 1.0, 2.0), anchor_size=3.0, rpn_num_convs=1,
-                 rpn_num_filters=256, box_num_convs=4, box_num_filters=256, box_num_fcs=1,
+                 rpn_num_filters=256, rpn_norm_each_conv=True, box_num_convs=4,
+                 box_num_filters=256, box_num_fcs=1,
                  box_fc_dims=1024, mask_num_convs=4, mask_num_filters=256,
                  use_separable_conv=False, class_agnostic_boxes=False, activation=None,
                  kernel_regularizer=None, train_proposals=None, test_proposals=None,
                  roi_crop_size=7, mask_crop_size=14, pre_nms_top_k=5000,
                  pre_nms_score_threshold=0.05, nms_iou_threshold=0.5, max_detections=100,
-                 sampling=None, loss_weights=None, preprocessor=None, name="maskrcnn",
+                 pixel_inclusive_boxes=False, sampling=None, loss_weights=None, preprocessor=None, name="maskrcnn",
                  **kwargs):
         super().__init__(name=name, **kwargs)
         available = backbone_levels(backbone)
@@ -122,16 +132,19 @@ class MaskRCNN(TaskModelMixin, keras.Model):
         self.rpn_head = RPNHead(
             self.min_level, self.max_level, self.anchor_generator.anchors_per_location,
             num_convs=rpn_num_convs, num_filters=rpn_num_filters,
-            use_separable_conv=use_separable_conv, name="rpn_head", **norm)
+            use_separable_conv=use_separable_conv, norm_each_conv=rpn_norm_each_conv,
+            name="rpn_head", **norm)
         self.roi_generator = MultilevelROIGenerator(
-            train_proposals, test_proposals, name="roi_generator")
+            train_proposals, test_proposals, pixel_inclusive_boxes=pixel_inclusive_boxes,
+            name="roi_generator")
         self.roi_aligner = MultilevelROIAligner(roi_crop_size, name="roi_aligner")
         self.box_head = BoxHead(
             self.num_classes, num_convs=box_num_convs, num_filters=box_num_filters,
             use_separable_conv=use_separable_conv, num_fcs=box_num_fcs, fc_dims=box_fc_dims,
             class_agnostic_boxes=class_agnostic_boxes, name="box_head", **norm)
         self.detection_generator = DetectionGenerator(
-            pre_nms_top_k, pre_nms_score_threshold, nms_iou_threshold, max_detections)
+            pre_nms_top_k, pre_nms_score_threshold, nms_iou_threshold, max_detections,
+            pixel_inclusive_boxes=pixel_inclusive_boxes)
         self.mask_roi_aligner = MultilevelROIAligner(mask_crop_size, name="mask_roi_aligner")
         self.mask_head = MaskHead(
             self.num_classes, num_convs=mask_num_convs, num_filters=mask_num_filters,
@@ -157,7 +170,8 @@ class MaskRCNN(TaskModelMixin, keras.Model):
             num_classes=self.num_classes, min_level=self.min_level, max_level=self.max_level,
             num_scales=num_scales, aspect_ratios=tuple(aspect_ratios), anchor_size=anchor_size,
             rpn_num_convs=rpn_num_convs, rpn_num_filters=rpn_num_filters,
-            box_num_convs=box_num_convs, box_num_filters=box_num_filters,
+            rpn_norm_each_conv=bool(rpn_norm_each_conv), box_num_convs=box_num_convs,
+            box_num_filters=box_num_filters,
             box_num_fcs=box_num_fcs, box_fc_dims=box_fc_dims, mask_num_convs=mask_num_convs,
             mask_num_filters=mask_num_filters, use_separable_conv=use_separable_conv,
             class_agnostic_boxes=class_agnostic_boxes, activation=norm["activation"],
@@ -168,7 +182,7 @@ class MaskRCNN(TaskModelMixin, keras.Model):
             roi_crop_size=roi_crop_size, mask_crop_size=mask_crop_size,
             pre_nms_top_k=pre_nms_top_k, pre_nms_score_threshold=pre_nms_score_threshold,
             nms_iou_threshold=nms_iou_threshold, max_detections=max_detections,
-            sampling=dataclasses.asdict(sampling), loss_weights=self.maskrcnn_loss.weights)
+            pixel_inclusive_boxes=bool(pixel_inclusive_boxes), sampling=dataclasses.asdict(sampling), loss_weights=self.maskrcnn_loss.weights)
         self._build_from_backbone()
 
     def _build_from_backbone(self):
@@ -185,19 +199,25 @@ class MaskRCNN(TaskModelMixin, keras.Model):
         self.built = True
 
     @classmethod
-    def from_variant(cls, name, num_classes=91, image_size=None, activation="relu",
-                     **kwargs):
+    def from_variant(cls, variant, num_classes=91, image_size=None, activation="relu",
+                     flavor="model_garden", **kwargs):
         """tf-models-official's `maskrcnn_spinenet_coco` recipe on a named
         backbone ("spinenet-49", "spinenet-96", "spinenet-143", "spinenet-190",
         "spinenet-mobile-49", ...; `backbones.variants.VARIANTS`), at its
         paper input size unless `image_size` is given. The recipe's
-        activation is relu (backbone and heads); other keyword arguments go
-        to `MaskRCNN`."""
+        activation is relu (backbone and heads). `flavor="tpu"` builds the
+        TPU model zoo's network (`backbones.variants.FLAVORS`; anchors in
+        its aspect order 1, 2, 0.5; its box convention; its 1000 boxes a
+        class before NMS).
+        Other keyword arguments go to `MaskRCNN`."""
         from spinenet_tf.backbones.variants import get_variant
 
-        variant = get_variant(name)
-        backbone = variant.build(image_size, activation=activation,
+        backbone = get_variant(variant).build(image_size, flavor=flavor, activation=activation,
                                  **kwargs.pop("backbone_kwargs", {}))
+        if flavor == "tpu":
+            kwargs.setdefault("aspect_ratios", TPU_ASPECT_RATIOS)
+            kwargs.setdefault("pre_nms_top_k", TPU_PRE_NMS_TOP_K)
+            kwargs.setdefault("pixel_inclusive_boxes", True)
         return cls(backbone, num_classes, **kwargs)
 
     def call(self, images, image_shape=None, training=False):

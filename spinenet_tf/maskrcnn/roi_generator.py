@@ -58,10 +58,13 @@ class MultilevelROIGenerator(keras.layers.Layer):
         train: `ProposalSettings` in training (default: the reference's
             2000 / 0.7 / 1000).
         test: `ProposalSettings` in inference (1000 / 0.7 / 1000).
+        pixel_inclusive_boxes: decode, clip and filter boxes in the TPU
+            model zoo's convention (`spinenet_tf.ops.box_ops`).
     """
 
-    def __init__(self, train=None, test=None, **kwargs):
+    def __init__(self, train=None, test=None, pixel_inclusive_boxes=False, **kwargs):
         super().__init__(**kwargs)
+        self.pixel_inclusive_boxes = bool(pixel_inclusive_boxes)
         self.train_settings = self._settings(train, ProposalSettings())
         self.test_settings = self._settings(test, ProposalSettings(pre_nms_top_k=1000))
 
@@ -89,10 +92,13 @@ class MultilevelROIGenerator(keras.layers.Layer):
             codes = ops.reshape(box_codes[level], (-1, count, 4))
             level_anchors = ops.reshape(ops.convert_to_tensor(anchors[level], "float32"),
                                         (1, count, 4))
-            boxes = clip_boxes(decode_boxes(codes, level_anchors), height, width)
+            inclusive = self.pixel_inclusive_boxes
+            boxes = clip_boxes(decode_boxes(codes, level_anchors, pixel_inclusive=inclusive),
+                               height, width, pixel_inclusive=inclusive)
             if settings.pre_nms_min_size_threshold > 0.0:
                 boxes, level_scores = _filter_small_or_outside(
-                    boxes, level_scores, height, width, settings.pre_nms_min_size_threshold)
+                    boxes, level_scores, height, width, settings.pre_nms_min_size_threshold,
+                    inclusive)
             keep = min(count, settings.num_proposals)
             if settings.nms_iou_threshold > 0.0:
                 if settings.pre_nms_score_threshold > 0.0:
@@ -114,7 +120,8 @@ class MultilevelROIGenerator(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(train=dataclasses.asdict(self.train_settings),
-                      test=dataclasses.asdict(self.test_settings))
+                      test=dataclasses.asdict(self.test_settings),
+                      pixel_inclusive_boxes=self.pixel_inclusive_boxes)
         return config
 
 
@@ -124,11 +131,14 @@ def _top_k(boxes, scores, k):
     return ops.take_along_axis(boxes, index[..., None], axis=1), top_scores
 
 
-def _filter_small_or_outside(boxes, scores, height, width, min_size):
+def _filter_small_or_outside(boxes, scores, height, width, min_size, pixel_inclusive):
     """Zeros (box and score) for boxes with a side <= min_size or the centre
-    outside the image, as the reference's `filter_boxes`."""
-    box_height = boxes[..., 2] - boxes[..., 0]
-    box_width = boxes[..., 3] - boxes[..., 1]
+    outside the image, as the reference's `filter_boxes` (the TPU code's:
+    sides counted inclusively and at least 1)."""
+    extra = 1.0 if pixel_inclusive else 0.0
+    min_size = max(min_size, extra)
+    box_height = boxes[..., 2] - boxes[..., 0] + extra
+    box_width = boxes[..., 3] - boxes[..., 1] + extra
     center_y = boxes[..., 0] + 0.5 * box_height
     center_x = boxes[..., 1] + 0.5 * box_width
     keep = ((box_height > min_size) & (box_width > min_size)

@@ -16,27 +16,36 @@ BBOX_XFORM_CLIP = math.log(1000.0 / 16.0)
 EPSILON = 1e-8
 
 
-def _center_size(boxes):
+# The TPU model zoo's boxes (tensorflow/tpu's `box_utils`) count pixels
+# inclusively: [ymin, xmin, ymax, xmax] covers rows ymin..ymax, so a box is
+# ymax - ymin + 1 high in box coding and boxes clip to size - 1. Model
+# Garden's (the default here) are continuous: ymax - ymin high, clipped to
+# size. `pixel_inclusive=True` selects the TPU convention.
+
+
+def _center_size(boxes, pixel_inclusive=False):
     ymin, xmin, ymax, xmax = ops.unstack(boxes, 4, axis=-1)
-    height = ymax - ymin
-    width = xmax - xmin
+    extra = 1.0 if pixel_inclusive else 0.0
+    height = ymax - ymin + extra
+    width = xmax - xmin + extra
     return ymin + 0.5 * height, xmin + 0.5 * width, height, width
 
 
-def encode_boxes(boxes, anchors, weights=None):
+def encode_boxes(boxes, anchors, weights=None, pixel_inclusive=False):
     """Codes `boxes` relative to `anchors` (broadcastable shapes [..., 4])."""
     boxes = ops.convert_to_tensor(boxes, "float32")
     anchors = ops.convert_to_tensor(anchors, "float32")
-    yc, xc, h, w = _center_size(boxes)
-    ayc, axc, ah, aw = _center_size(anchors)
-    ah, aw, h, w = ah + EPSILON, aw + EPSILON, h + EPSILON, w + EPSILON
+    yc, xc, h, w = _center_size(boxes, pixel_inclusive)
+    ayc, axc, ah, aw = _center_size(anchors, pixel_inclusive)
+    if not pixel_inclusive:
+        ah, aw, h, w = ah + EPSILON, aw + EPSILON, h + EPSILON, w + EPSILON
     codes = [(yc - ayc) / ah, (xc - axc) / aw, ops.log(h / ah), ops.log(w / aw)]
     if weights:
         codes = [c * s for c, s in zip(codes, weights)]
     return ops.stack(codes, axis=-1)
 
 
-def decode_boxes(codes, anchors, weights=None):
+def decode_boxes(codes, anchors, weights=None, pixel_inclusive=False):
     """Inverse of `encode_boxes`; log-scales are clipped at BBOX_XFORM_CLIP."""
     codes = ops.convert_to_tensor(codes, "float32")
     anchors = ops.convert_to_tensor(anchors, "float32")
@@ -45,20 +54,23 @@ def decode_boxes(codes, anchors, weights=None):
         dy, dx, dh, dw = (c / s for c, s in zip((dy, dx, dh, dw), weights))
     dh = ops.minimum(dh, BBOX_XFORM_CLIP)
     dw = ops.minimum(dw, BBOX_XFORM_CLIP)
-    ayc, axc, ah, aw = _center_size(anchors)
+    ayc, axc, ah, aw = _center_size(anchors, pixel_inclusive)
     yc = dy * ah + ayc
     xc = dx * aw + axc
     h = ops.exp(dh) * ah
     w = ops.exp(dw) * aw
     ymin = yc - 0.5 * h
     xmin = xc - 0.5 * w
-    return ops.stack([ymin, xmin, ymin + h, xmin + w], axis=-1)
+    extra = 1.0 if pixel_inclusive else 0.0
+    return ops.stack([ymin, xmin, ymin + h - extra, xmin + w - extra], axis=-1)
 
 
-def clip_boxes(boxes, height, width):
-    """Clips boxes to `[0, height] x [0, width]` (scalars or per-batch [B])."""
-    height = ops.cast(height, boxes.dtype)
-    width = ops.cast(width, boxes.dtype)
+def clip_boxes(boxes, height, width, pixel_inclusive=False):
+    """Clips boxes to `[0, height] x [0, width]` (scalars or per-batch [B]);
+    `[0, height - 1] x [0, width - 1]` with `pixel_inclusive`."""
+    extra = 1.0 if pixel_inclusive else 0.0
+    height = ops.cast(height, boxes.dtype) - extra
+    width = ops.cast(width, boxes.dtype) - extra
     limits = ops.stack([height, width, height, width], axis=-1)
     while len(limits.shape) < len(boxes.shape):
         limits = ops.expand_dims(limits, -2)

@@ -40,9 +40,12 @@ class CatalogEntry:
         activation: "relu" or "swish".
         norm_momentum, norm_epsilon: the recipe's batch norm.
         num_classes: logits per anchor or image (background included).
-        head_num_filters, head_num_convs: RetinaNet head (None: the
-            project's recipe for the variant).
-        anchor_size: RetinaNet anchor size.
+        head_num_filters, head_num_convs: RetinaNet head, or all three
+            Mask R-CNN heads (None: the project's recipe for the variant).
+        anchor_size: RetinaNet or Mask R-CNN anchor size.
+        rpn_norm_each_conv: False where the file's RPN tower has one batch
+            norm after its last conv (tensorflow/tpu before February 2021,
+            tensorflow/tpu#913; `spinenet_tf.maskrcnn.RPNHead`).
         endpoints_num_filters: a backbone override the file needs (None:
             the variant's).
         aggregation: classifier pooling ("all" levels for the model zoo).
@@ -69,6 +72,7 @@ class CatalogEntry:
     anchor_size: Optional[float] = None
     endpoints_num_filters: Optional[int] = None
     aggregation: str = "top"
+    rpn_norm_each_conv: bool = True
     loadable: bool = True
     notes: str = ""
 
@@ -93,18 +97,19 @@ def _classifier(name, variant, top1, params, recipe, activation, archive):
               "are multiples of 128, so it runs these at 256 (or 128, 384, ...).")
 
 
-def _maskrcnn(name, variant, size, ap, params, recipe, activation, archive, notes=""):
+def _maskrcnn(name, variant, size, ap, params, recipe, activation, archive,
+              anchor_size=3.0, **kwargs):
     return CatalogEntry(
         name=name, url=f"{ZOO}/maskrcnn/{archive}.tar.gz", source=TPU_MODEL_ZOO,
         family="maskrcnn", variant=variant, image_size=size, metric="COCO box AP",
         published=ap, published_params_m=params, recipe=recipe,
         activation=activation, norm_momentum=0.99, norm_epsilon=1e-3,
-        loadable=False,
-        notes=("Mask R-CNN is not built by this project yet (it comes with the "
-               "Mask R-CNN issue); listed for completeness. " + notes).strip())
+        anchor_size=anchor_size, **kwargs)
 
 
 RELU_350 = "350 epochs, relu, no stochastic depth"
+TRUNCATED = ("The data file was first published truncated (tensorflow/tpu#775); "
+             "a truncated file is refused, naming the first tensor it cannot read.")
 BEST = "stochastic depth and swish, longer schedule"
 BEST_CLS = "stochastic depth, swish and label smoothing"
 
@@ -153,11 +158,14 @@ ENTRIES = (
     _maskrcnn("maskrcnn-spinenet-96", "spinenet-96", 1024, 46.8, 55.2, RELU_350, "relu",
               "spinenet-96"),
     _maskrcnn("maskrcnn-spinenet-143", "spinenet-143", 1280, 48.7, 79.2, RELU_350,
-              "relu", "spinenet-143",
-              notes="The data file was published truncated (tensorflow/tpu#775)."),
+              "relu", "spinenet-143", notes=TRUNCATED),
     _maskrcnn("maskrcnn-spinenet-190", "spinenet-190", 1536, 52.0, 168.2, BEST, "swish",
-              "spinenet-190",
-              notes="The data file was published truncated (tensorflow/tpu#775)."),
+              "spinenet-190", anchor_size=5.0, head_num_convs=7, head_num_filters=384,
+              rpn_norm_each_conv=False,
+              notes=TRUNCATED + " Written before tensorflow/tpu's RPN head was "
+                    "renamed (tensorflow/tpu#913): its 7 RPN convs are chained with one "
+                    "batch norm per level after the last, which this entry builds "
+                    "(rpn_norm_each_conv=False)."),
     _classifier("classifier-spinenet-49", "spinenet-49", 77.0, 22.1, "200 epochs, relu",
                 "relu", "spinenet-49-imagenet"),
     _classifier("classifier-spinenet-96", "spinenet-96", 78.2, 36.5, "200 epochs, relu",

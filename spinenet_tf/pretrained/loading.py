@@ -67,22 +67,39 @@ def build_model(entry, image_size=None):
             size, flavor=flavor, activation=entry.activation, **backbone_options)
         return SpineNetClassifier(backbone, entry.num_classes,
                                   aggregation=entry.aggregation, name=name)
+    if entry.family == "maskrcnn":
+        from spinenet_tf.maskrcnn.maskrcnn import MaskRCNN
+
+        options = dict(anchor_size=entry.anchor_size,
+                       rpn_norm_each_conv=entry.rpn_norm_each_conv)
+        for head in ("rpn", "box", "mask"):
+            if entry.head_num_convs is not None:
+                options[f"{head}_num_convs"] = entry.head_num_convs
+            if entry.head_num_filters is not None:
+                options[f"{head}_num_filters"] = entry.head_num_filters
+        return MaskRCNN.from_variant(
+            entry.variant, num_classes=entry.num_classes, image_size=image_size,
+            activation=entry.activation, flavor=flavor, backbone_kwargs=backbone_options,
+            name=name, **options)
     raise ValueError(f"{entry.name}: unknown family {entry.family!r}.")
 
 
 def checkpoint_names(model):
     """`{model-zoo variable name: keras variable}` of a model built by
-    `build_model` (a RetinaNet or a classifier on SpineNet)."""
+    `build_model` (a RetinaNet, a Mask R-CNN or a classifier on SpineNet)."""
     from spinenet_tf.classifier.spinenet_classifier import SpineNetClassifier
     from spinenet_tf.convert import model_zoo_names
+    from spinenet_tf.maskrcnn.maskrcnn import MaskRCNN
     from spinenet_tf.retinanet.retinanet import RetinaNet
 
     if isinstance(model, RetinaNet):
         return model_zoo_names.retinanet_names(model)
+    if isinstance(model, MaskRCNN):
+        return model_zoo_names.maskrcnn_names(model)
     if isinstance(model, SpineNetClassifier):
         return model_zoo_names.classifier_names(model)
     raise TypeError(
-        "Model-zoo checkpoints load into a RetinaNet or a SpineNetClassifier; "
+        "Model-zoo checkpoints load into a RetinaNet, a MaskRCNN or a SpineNetClassifier; "
         f"received {type(model).__name__} {model.name!r}.")
 
 

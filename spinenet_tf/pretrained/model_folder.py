@@ -28,13 +28,23 @@ def model_config(entry, image_size):
     }
     if entry.endpoints_num_filters is not None:
         values["endpoints_num_filters"] = entry.endpoints_num_filters
-    if entry.family == "retinanet":
+    if entry.family in ("retinanet", "maskrcnn"):
         for key, value in (("head_num_filters", entry.head_num_filters),
                            ("head_num_convs", entry.head_num_convs),
                            ("anchor_size", entry.anchor_size)):
             if value is not None:
                 values[key] = value
-    else:
+    if entry.family == "maskrcnn":
+        values["num_scales"] = 1  # the recipe's one anchor scale
+        # head_num_* set the box and mask heads; the RPN tower is its own.
+        options = {}
+        if entry.head_num_convs is not None:
+            options["rpn_num_convs"] = entry.head_num_convs
+        if not entry.rpn_norm_each_conv:
+            options["rpn_norm_each_conv"] = False
+        if options:
+            values["maskrcnn_options"] = options
+    elif entry.family == "classifier":
         values["aggregation"] = entry.aggregation
     return values
 
@@ -46,7 +56,7 @@ def write_model_folder(model, entry, folder):
     from spinenet_tf.config import config_from_dict, config_to_dict
     from spinenet_tf.training import checkpoints
 
-    image_size = int(model.input_shape[1])
+    image_size = int(model.backbone.input.shape[1])
     config = config_from_dict({"model": model_config(entry, image_size)},
                               where=f"the model of {entry.name}")
     folder = os.path.abspath(folder)

@@ -2,6 +2,10 @@
 
 import numpy as np
 
+# The TPU model zoo generates each location's anchors in this aspect order
+# (Model Garden: 0.5, 1, 2), so its prediction channels come in this order.
+TPU_ASPECT_RATIOS = (1.0, 2.0, 0.5)
+
 
 class AnchorGenerator:
     """Anchors for levels `min_level..max_level` of an image of a given size.

@@ -6,7 +6,8 @@ from keras import ops
 from spinenet_tf.backbones.feature_levels import backbone_levels
 from spinenet_tf.ops.box_ops import detections_to_original
 from spinenet_tf.ops.distribution import per_replica_share
-from spinenet_tf.retinanet.anchor_generator import AnchorGenerator, flatten_multilevel
+from spinenet_tf.retinanet.anchor_generator import (  # TPU_ASPECT_RATIOS: public here too
+    TPU_ASPECT_RATIOS, AnchorGenerator, flatten_multilevel)
 from spinenet_tf.retinanet.anchor_labeler import AnchorLabeler
 from spinenet_tf.retinanet.detection_decoder import DetectionDecoder
 from spinenet_tf.retinanet.retinanet_loss import RetinaNetLoss
@@ -15,9 +16,6 @@ from spinenet_tf.retinanet.tflite_post_process import (
 from spinenet_tf.retinanet.retinanet_head import RetinaNetHead
 from spinenet_tf.task_model import TaskModel
 
-# The TPU model zoo generates each location's anchors in this aspect order
-# (Model Garden: 0.5, 1, 2), so its prediction channels come in this order.
-TPU_ASPECT_RATIOS = (1.0, 2.0, 0.5)
 
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")

@@ -9,7 +9,6 @@ and shapes of every full-size catalog entry.
 """
 
 import functools
-import gzip
 import json
 import pathlib
 
@@ -25,9 +24,12 @@ from spinenet_tf.convert.model_zoo_names import classifier_names, spinenet_names
 from spinenet_tf.convert.tf1_checkpoint import load_named_variables
 from spinenet_tf.pretrained import CATALOG, build_model, checkpoint_names
 from spinenet_tf.retinanet.retinanet import RetinaNet
+from spinenet_tf.testing import assert_names_cover_exactly, read_manifest
 
 DATA = pathlib.Path(__file__).parent / "model_zoo"
-SMALL_MODELS = sorted(p.name for p in DATA.iterdir() if (p / "settings.json").exists())
+# RetinaNets and classifiers (the Mask R-CNN fixtures: test_model_zoo_maskrcnn.py).
+SMALL_MODELS = sorted(p.name for p in DATA.iterdir() if (p / "settings.json").exists()
+                      and not p.name.startswith("maskrcnn"))
 RTOL = 1e-4
 
 
@@ -112,9 +114,7 @@ def test_each_tpu_convention_changes_the_outputs(name, option):
 
 
 def manifest(entry_name):
-    with gzip.open(DATA / "manifests" / f"{entry_name}.txt.gz", "rt") as f:
-        rows = [line.split() for line in f if line.strip()]
-    return {name: [int(d) for d in shape.split(",")] for name, shape in rows}
+    return read_manifest(DATA / "manifests" / f"{entry_name}.txt.gz")
 
 
 FULL_SIZE = sorted(p.name[: -len(".txt.gz")] for p in (DATA / "manifests").iterdir())
@@ -134,17 +134,9 @@ def test_every_loadable_model_zoo_entry_has_a_manifest():
     loadable = sorted(e.name for e in CATALOG.values()
                       if e.loadable and e.source == "tpu-model-zoo")
     assert FULL_SIZE == loadable
-    # Six RetinaNets (49S, 49, 96, 143, 190, Mobile-49) and four classifiers.
-    assert len(_distinct_architectures()) == 10
-
-
-def covers_exactly(model, theirs):
-    ours = {name: list(variable.shape)
-            for name, variable in checkpoint_names(model).items()}
-    assert sorted(set(ours) - set(theirs)) == []
-    assert sorted(set(theirs) - set(ours)) == []
-    assert {n: s for n, s in ours.items() if theirs[n] != s} == {}
-    assert len(ours) == len(model.weights)
+    # Six RetinaNets (49S, 49, 96, 143, 190, Mobile-49), four classifiers
+    # and four Mask R-CNNs (49, 96, 143, 190).
+    assert len(_distinct_architectures()) == 14
 
 
 RETINANETS = [name for name in _distinct_architectures() if name.startswith("retinanet")]
@@ -152,7 +144,7 @@ RETINANETS = [name for name in _distinct_architectures() if name.startswith("ret
 
 @pytest.mark.parametrize("entry_name", RETINANETS)
 def test_full_size_mapping_covers_exactly_the_original_variables(entry_name):
-    covers_exactly(build_model(entry_name, image_size=128), manifest(entry_name))
+    assert_names_cover_exactly(build_model(entry_name, image_size=128), manifest(entry_name))
 
 
 @pytest.mark.parametrize("entry_name", sorted(

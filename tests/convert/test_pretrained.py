@@ -179,14 +179,39 @@ def test_convert_writes_a_folder_that_fine_tuning_and_export_take(tmp_path):
         np.testing.assert_array_equal(weight.numpy(), expected[weight.path])
 
 
-def test_convert_refuses_an_entry_it_cannot_build(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "spinenet_tf.cli.pretrained", "convert",
-         "--name=maskrcnn-spinenet-49", f"--checkpoint={tmp_path}",
-         f"--output_dir={tmp_path / 'out'}"], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2
-    assert "error: ValueError: maskrcnn-spinenet-49 cannot be built yet" in result.stderr
-    assert not (tmp_path / "out").exists()
+def test_maskrcnn_convert_writes_a_folder_that_rebuilds_the_tpu_network(tmp_path):
+    """A model-zoo Mask R-CNN file -> a model folder whose config.yaml
+    rebuilds the same TPU-flavour network (anchor order, box convention,
+    1000 boxes a class before NMS; SpineNet-190's 2020 RPN tower), which
+    `model.init_from` fills with the file's weights."""
+    from spinenet_tf.cli.pretrained import convert
+
+    entry = "maskrcnn-spinenet-49"
+    source = build_model(entry, image_size=128)
+    for weight in source.weights:  # recognisable values
+        weight.assign(np.random.default_rng(len(weight.path)).normal(
+            0, 0.1, weight.shape).astype("float32"))
+    write_tf1_checkpoint(source, tmp_path / "zoo" / "model.ckpt")
+    out = convert(entry, str(tmp_path / "zoo"), str(tmp_path / "converted"), 128)
+    config = yaml.safe_load((pathlib.Path(out) / "config.yaml").read_text())
+    assert (config["model"]["type"], config["model"]["flavor"]) == ("maskrcnn", "tpu")
+    (tmp_path / "finetune.yaml").write_text(yaml.safe_dump(
+        {"model": {**config["model"], "init_from": out}}))
+    tuned = task_for_config(load_config(str(tmp_path / "finetune.yaml"))).build_model()
+    expected = {w.path: w.numpy() for w in source.weights}
+    assert len(tuned.weights) == len(expected)
+    for weight in tuned.weights:
+        np.testing.assert_array_equal(weight.numpy(), expected[weight.path])
+    rebuilt = tuned.get_config()
+    for key in ("aspect_ratios", "pre_nms_top_k", "pixel_inclusive_boxes", "num_scales",
+                "rpn_norm_each_conv", "box_num_convs", "mask_num_filters"):
+        assert rebuilt[key] == source.get_config()[key], key
+    assert rebuilt["pixel_inclusive_boxes"] and rebuilt["pre_nms_top_k"] == 1000
+    from spinenet_tf.pretrained.model_folder import model_config
+
+    options = model_config(CATALOG["maskrcnn-spinenet-190"], 128)
+    assert options["maskrcnn_options"] == {"rpn_num_convs": 7, "rpn_norm_each_conv": False}
+    assert (options["head_num_convs"], options["head_num_filters"]) == (7, 384)
 
 
 def test_from_preset_refuses_another_family():

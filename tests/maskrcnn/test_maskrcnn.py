@@ -18,7 +18,8 @@ pytest.importorskip("official")
 import tf_keras  # noqa: E402
 from spinenet_tf.convert.model_garden_maskrcnn import (  # noqa: E402
     build_model_garden_maskrcnn, transfer_model_garden_maskrcnn_weights)
-from spinenet_tf.testing import randomize_batch_norm  # noqa: E402
+from spinenet_tf.testing import (  # noqa: E402
+    assert_same_instances, assert_same_rows_in_any_order, randomize_batch_norm)
 
 # 91 classes, the recipe's anchors (one scale, aspect ratios 0.5, 1, 2) and heads.
 MODEL_GARDEN_PARAMETERS = {"spinenet-49": 40_851_441, "spinenet-96": 55_316_977,
@@ -30,15 +31,6 @@ def test_recipe_has_model_garden_parameter_count(name):
     # Parameters do not depend on the input size; 128 builds fastest.
     model = MaskRCNN.from_variant(name, num_classes=91, image_size=128)
     assert model.count_params() == MODEL_GARDEN_PARAMETERS[name]
-
-
-def _detections(outputs, b):
-    """Image b's detections as rows (score, class, box) and its masks."""
-    n = int(np.asarray(outputs["num_detections"])[b])
-    rows = np.concatenate([np.asarray(outputs["detection_scores"])[b, :n, None],
-                           np.asarray(outputs["detection_classes"], "float32")[b, :n, None],
-                           np.asarray(outputs["detection_boxes"])[b, :n]], axis=1)
-    return rows, np.asarray(outputs["detection_masks"])[b, :n]
 
 
 def _transferred_pair(seed, **kwargs):
@@ -91,29 +83,11 @@ def test_transferred_model_gives_model_garden_outputs(seed=0):
     # along the border) may order the proposals differently, so each ROI's
     # outputs are matched, not compared by position.
     for b in range(2):
-        ours_rows = np.concatenate([outputs["class_logits"][b], outputs["box_deltas"][b]], -1)
-        their_rows = np.concatenate([theirs["cls_outputs"][b], theirs["box_outputs"][b]], -1)
-        distance = (np.abs(ours_rows[:, None] - their_rows[None])
-                    / (1.0 + np.abs(their_rows[None]))).max(-1)
-        assert distance.min(1).max() < 1e-4 and distance.min(0).max() < 1e-4
-    np.testing.assert_array_equal(outputs["num_detections"], theirs["num_detections"])
+        assert_same_rows_in_any_order(
+            np.concatenate([outputs["class_logits"][b], outputs["box_deltas"][b]], -1),
+            np.concatenate([theirs["cls_outputs"][b], theirs["box_outputs"][b]], -1))
     assert int(np.sum(np.asarray(outputs["num_detections"]))) > 10
-
-    matched = 0
-    for b in range(2):
-        rows, masks = _detections(outputs, b)
-        their_rows, their_masks = _detections(theirs, b)
-        np.testing.assert_allclose(rows[:, :2], their_rows[:, :2], atol=1e-5)
-        for row, mask in zip(rows, masks):
-            same = [i for i, other in enumerate(their_rows)
-                    if np.allclose(row, other, atol=1e-3)]
-            if same:
-                np.testing.assert_allclose(mask, their_masks[same[0]], atol=1e-4)
-                matched += 1
-                continue
-            score, cls = row[0], row[1]
-            tied = np.sum((np.abs(rows[:, 0] - score) <= 1e-6) & (rows[:, 1] == cls))
-            assert tied >= 2, f"image {b}: untied detection {row} is not among Model Garden's"
+    matched = assert_same_instances(outputs, theirs)
     assert matched >= 0.9 * int(np.sum(np.asarray(outputs["num_detections"])))
 
 

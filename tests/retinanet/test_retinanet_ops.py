@@ -14,6 +14,7 @@ from spinenet_tf.retinanet import (
     flatten_multilevel,
 )
 from spinenet_tf.ops import box_iou, decode_boxes, encode_boxes
+from spinenet_tf.ops.box_ops import clip_boxes
 
 from official.vision.ops import anchor as anchor_ops
 from official.vision.losses import focal_loss  # noqa: E402
@@ -79,6 +80,29 @@ def test_box_coding_matches_reference_and_round_trips():
         decode_boxes(deltas, anchors),
         box_ops.decode_boxes(deltas, anchors).numpy(), rtol=1e-5, atol=1e-3)
     np.testing.assert_allclose(decode_boxes(codes, anchors), boxes, atol=1e-3)
+
+
+def test_pixel_inclusive_box_convention_of_the_tpu_code():
+    """tensorflow/tpu's box_utils count pixels inclusively: a box
+    [0, 0, 19, 9] is 20 x 10 pixels, centred at (10, 5); boxes clip to
+    size - 1 (hand-computed)."""
+    anchor = np.array([[0.0, 0.0, 9.0, 9.0]], "float32")  # 10 x 10, centre (5, 5)
+    box = np.array([[0.0, 0.0, 19.0, 9.0]], "float32")  # 20 x 10, centre (10, 5)
+    codes = np.asarray(encode_boxes(box, anchor, pixel_inclusive=True))
+    np.testing.assert_allclose(codes, [[0.5, 0.0, np.log(2.0), 0.0]], atol=1e-6)
+    np.testing.assert_allclose(  # the continuous convention: 19 / 9 high
+        np.asarray(encode_boxes(box, anchor))[0, 2], np.log(19.0 / 9.0), atol=1e-5)
+    np.testing.assert_allclose(decode_boxes(codes, anchor, pixel_inclusive=True), box,
+                               atol=1e-5)
+    rng = np.random.default_rng(1)
+    boxes, anchors = random_boxes(rng, 50, 300, 400), random_boxes(rng, 50, 300, 400)
+    np.testing.assert_allclose(
+        decode_boxes(encode_boxes(boxes, anchors, [10, 10, 5, 5], pixel_inclusive=True),
+                     anchors, [10, 10, 5, 5], pixel_inclusive=True), boxes, atol=1e-3)
+    wide = np.array([[-5.0, -5.0, 300.0, 300.0]], "float32")
+    np.testing.assert_array_equal(clip_boxes(wide, 100.0, 200.0, pixel_inclusive=True),
+                                  [[0.0, 0.0, 99.0, 199.0]])
+    np.testing.assert_array_equal(clip_boxes(wide, 100.0, 200.0), [[0.0, 0.0, 100.0, 200.0]])
 
 
 def test_iou_matches_reference():
