@@ -64,12 +64,12 @@ SHORT_MOBILE_BLOCK_SPECS = [[3, "mbconv", [0, 1], True], [4, "mbconv", [0, 2], T
 
 
 def tiny_detector(name="spinenet-mobile-49xs", num_classes=4, head_num_convs=1,
-                  head_num_filters=8, seed=1, short=True):
+                  head_num_filters=8, seed=1, short=True, **kwargs):
     """A small RetinaNet at 128 px with random class weights (not the
     prior's near-constant ones), so scores vary and NMS has distinct
     candidates to keep. `head_num_convs=None` keeps the variant's head;
     `short` (a SpineNet-Mobile variant) has `SHORT_MOBILE_BLOCK_SPECS` for
-    its blocks, False the variant's own."""
+    its blocks, False the variant's own; `kwargs` go to `RetinaNet`."""
     from spinenet_tf.retinanet.retinanet import RetinaNet
 
     keras.utils.set_random_seed(seed)
@@ -78,7 +78,7 @@ def tiny_detector(name="spinenet-mobile-49xs", num_classes=4, head_num_convs=1,
     if short:
         head["backbone_kwargs"] = {"block_specs": SHORT_MOBILE_BLOCK_SPECS}
     model = RetinaNet.from_variant(name, num_classes=num_classes, image_size=TINY_SIZE,
-                                   **head)
+                                   **head, **kwargs)
     rng = np.random.default_rng(2)
     for variable in model.head.class_predictor.weights:
         variable.assign(rng.normal(0.0, 0.3, variable.shape).astype("float32"))
@@ -105,19 +105,20 @@ def detection_rows(boxes, scores, classes):
 
 
 def instance_rows(outputs, b):
-    """Image `b`'s Mask R-CNN detections as rows (score, class, box) and
-    their masks, from a dict of the four detection tensors and
-    `detection_masks`."""
+    """Image `b`'s detections as rows (score, class, box) and their masks
+    (None without `detection_masks`), from a dict of the four detection
+    tensors."""
     n = int(np.asarray(outputs["num_detections"])[b])
     rows = np.concatenate([np.asarray(outputs["detection_scores"])[b, :n, None],
                            np.asarray(outputs["detection_classes"], "float32")[b, :n, None],
                            np.asarray(outputs["detection_boxes"])[b, :n]], axis=1)
-    return rows, np.asarray(outputs["detection_masks"])[b, :n]
+    masks = outputs.get("detection_masks")
+    return rows, None if masks is None else np.asarray(masks)[b, :n]
 
 
 def assert_same_instances(ours, theirs, mask_atol=1e-4, tie=1e-6):
-    """Mask R-CNN detections and masks equal to a reference's, image by
-    image: the same count, scores and classes in the same order; each
+    """Detections (and Mask R-CNN's masks, where given) equal to a
+    reference's, image by image: the same count, scores and classes in the same order; each
     detection's box (and then its mask) among the reference's, except that
     two detections of one class whose scores tie (within `tie`) may be
     chosen or ordered otherwise by greedy NMS. Returns how many rows matched
@@ -129,11 +130,13 @@ def assert_same_instances(ours, theirs, mask_atol=1e-4, tie=1e-6):
         rows, masks = instance_rows(ours, b)
         their_rows, their_masks = instance_rows(theirs, b)
         np.testing.assert_allclose(rows[:, :2], their_rows[:, :2], atol=1e-5)
-        for row, mask in zip(rows, masks):
+        for k, row in enumerate(rows):
             same = [i for i, other in enumerate(their_rows)
                     if np.allclose(row, other, atol=1e-3)]
             if same:
-                np.testing.assert_allclose(mask, their_masks[same[0]], atol=mask_atol)
+                if masks is not None:
+                    np.testing.assert_allclose(masks[k], their_masks[same[0]],
+                                               atol=mask_atol)
                 matched += 1
                 continue
             tied = np.sum((np.abs(rows[:, 0] - row[0]) <= tie) & (rows[:, 1] == row[1]))

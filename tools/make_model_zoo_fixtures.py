@@ -48,12 +48,16 @@ import numpy as np  # noqa: E402
 
 SMALL_MODELS = {
     # SpineNet-49's block specs at a tenth of the width, relu.
+    # With the TPU code's detections on a 112 x 200 content (clipped boxes).
     "retinanet_spinenet_relu": dict(
         family="retinanet", activation="relu", image_size=(128, 256),
+        content_size=(112, 200),
         spinenet=dict(endpoints_num_filters=16, filter_size_scale=0.1,
                       resample_alpha=0.5, block_repeats=1),
         head=dict(num_classes=3, num_convs=2, num_filters=16),
-        anchors=dict(num_scales=3, aspect_ratios=[1.0, 2.0, 0.5]),
+        anchors=dict(num_scales=3, aspect_ratios=[1.0, 2.0, 0.5], anchor_size=3.0),
+        detections=dict(pre_nms_top_k=5000, score_threshold=0.05,
+                        nms_iou_threshold=0.5, max_detections=30),
         batch_norm=dict(momentum=0.997, epsilon=1e-4)),
     # The 143 / 190 shape (alpha 1, repeated blocks), swish.
     "retinanet_spinenet_swish": dict(
@@ -272,7 +276,33 @@ def _build(tpu, settings, images, tpu_dir=None):
     outputs = {f"P{level}": x for level, x in features.items()}
     outputs.update({f"class_P{level}": x for level, x in class_outputs.items()})
     outputs.update({f"box_P{level}": x for level, x in box_outputs.items()})
+    if "detections" in settings:
+        outputs.update(_retinanet_detections(tpu, settings, images, class_outputs,
+                                             box_outputs))
     return outputs
+
+
+def _retinanet_detections(tpu, settings, images, class_outputs, box_outputs):
+    """The TPU RetinaNet's inference post-processing (`retinanet_model.py`):
+    its anchors and `MultilevelDetectionGenerator`."""
+    from configs import detection_config
+    from dataloader import anchor
+    from ops import postprocess_ops
+
+    tf = tpu[0]
+    anchors, detections = settings["anchors"], settings["detections"]
+    params = detection_config.DETECTION_CFG.postprocess
+    params.override({"pre_nms_num_boxes": detections["pre_nms_top_k"],
+                     "score_threshold": detections["score_threshold"],
+                     "nms_iou_threshold": detections["nms_iou_threshold"],
+                     "max_total_size": detections["max_detections"]}, is_strict=True)
+    height, width = images.shape.as_list()[1:3]
+    anchor_boxes = anchor.Anchor(3, 7, anchors["num_scales"], anchors["aspect_ratios"],
+                                 anchors["anchor_size"], (height, width)).multilevel_boxes
+    anchor_boxes = {level: tf.expand_dims(boxes, 0) for level, boxes in anchor_boxes.items()}
+    image_shape = tf.constant([[settings.get("content_size", (height, width))]], tf.float32)
+    generator = postprocess_ops.MultilevelDetectionGenerator(3, 7, params)
+    return generator(box_outputs, class_outputs, anchor_boxes, image_shape)
 
 
 def _randomise(tf, session, rng):

@@ -24,10 +24,12 @@ class DetectionDecoder:
     `detection_scores` [B, K] sorted descending, `detection_classes`
     [B, K] int32 (class ids, background is 0 and never returned) and
     `num_detections` [B] int32; entries past `num_detections` are zero.
+    `pixel_inclusive_boxes`: decode and clip in the TPU model zoo's box
+    convention (`spinenet_tf.ops.box_ops`).
     """
 
     def __init__(self, pre_nms_top_k=5000, pre_nms_score_threshold=0.05,
-                 nms_iou_threshold=0.5, max_detections=100):
+                 nms_iou_threshold=0.5, max_detections=100, pixel_inclusive_boxes=False):
         if pre_nms_top_k < 1 or max_detections < 1:
             raise ValueError(
                 "`pre_nms_top_k` and `max_detections` must be >= 1; received "
@@ -39,6 +41,7 @@ class DetectionDecoder:
         self.pre_nms_score_threshold = float(pre_nms_score_threshold)
         self.nms_iou_threshold = float(nms_iou_threshold)
         self.max_detections = int(max_detections)
+        self.pixel_inclusive_boxes = bool(pixel_inclusive_boxes)
 
     def decode(self, class_logits, box_deltas, anchors, image_size=None):
         """Decoded boxes [B, N, 4] and foreground scores [B, N, C - 1].
@@ -53,9 +56,10 @@ class DetectionDecoder:
         boxes = flatten_multilevel(box_deltas, 4)
         scores = ops.sigmoid(ops.cast(
             flatten_multilevel(class_logits, num_classes), "float32"))[..., 1:]
-        boxes = decode_boxes(boxes, ops.expand_dims(anchors, 0))
+        inclusive = self.pixel_inclusive_boxes
+        boxes = decode_boxes(boxes, ops.expand_dims(anchors, 0), pixel_inclusive=inclusive)
         if image_size is not None:
-            boxes = clip_boxes(boxes, *image_size)
+            boxes = clip_boxes(boxes, *image_size, pixel_inclusive=inclusive)
         return boxes, scores
 
     def __call__(self, class_logits, box_deltas, anchors, image_size=None):

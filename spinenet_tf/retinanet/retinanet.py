@@ -1,6 +1,7 @@
 """RetinaNet on a SpineNet (or any multi-level) backbone."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from spinenet_tf.backbones.feature_levels import backbone_levels
@@ -68,6 +69,9 @@ class RetinaNet(TaskModel):
         match_threshold, unmatched_threshold: target assignment IoUs.
         pre_nms_top_k, pre_nms_score_threshold, nms_iou_threshold,
             max_detections: post-processing (see `DetectionDecoder`).
+        pixel_inclusive_boxes: detections decoded and clipped in the TPU
+            model zoo's box convention (`spinenet_tf.ops.box_ops`;
+            `flavor="tpu"` sets it). Training targets keep Model Garden's.
         preprocessor: an `ImagePreprocessor` (default: ImageNet statistics
             at the backbone's input size).
         dtype: dtype policy of the head (default: the global policy).
@@ -99,6 +103,7 @@ class RetinaNet(TaskModel):
         pre_nms_score_threshold=0.05,
         nms_iou_threshold=0.5,
         max_detections=100,
+        pixel_inclusive_boxes=False,
         preprocessor=None,
         dtype=None,
         name="retinanet",
@@ -171,7 +176,7 @@ class RetinaNet(TaskModel):
             num_classes, focal_alpha, focal_gamma, huber_delta, box_loss_weight)
         self.detection_decoder = DetectionDecoder(
             pre_nms_top_k, pre_nms_score_threshold, nms_iou_threshold,
-            max_detections)
+            max_detections, pixel_inclusive_boxes=pixel_inclusive_boxes)
         self.class_loss_tracker = keras.metrics.Mean(name="class_loss")
         self.box_loss_tracker = keras.metrics.Mean(name="box_loss")
 
@@ -196,6 +201,7 @@ class RetinaNet(TaskModel):
             image_size, flavor=flavor, activation=activation, **backbone_kwargs)
         if flavor == "tpu":
             kwargs.setdefault("aspect_ratios", TPU_ASPECT_RATIOS)
+            kwargs.setdefault("pixel_inclusive_boxes", True)
         options = dict(
             head_num_convs=config.head_num_convs,
             head_num_filters=config.head_num_filters,
@@ -307,10 +313,19 @@ class RetinaNet(TaskModel):
             return {"class_logits": flatten_multilevel(class_logits, self.num_classes),
                     "box_deltas": flatten_multilevel(box_deltas, 4)}
         height, width = images.shape[1], images.shape[2]
-        anchors = self.anchors_for(images) / [height, width, height, width]
+        anchors = self.anchors_for(images)
+        # The op decodes continuous boxes. In the TPU convention an anchor
+        # [ymin, ymax] spans ymax + 1 - ymin pixels, and a decoded box ends
+        # a pixel before its continuous end: the same decoding (the op's
+        # NMS then sees boxes a pixel larger, a difference of TFLite only).
+        inclusive = 1.0 if self.detection_decoder.pixel_inclusive_boxes else 0.0
+        scale = np.array([height, width, height, width], "float32")
+        anchors = (anchors + inclusive * np.array([0, 0, 1, 1], "float32")) / scale
         boxes, classes, scores, count = tflite_detection_post_process(
             class_logits, box_deltas, anchors,
             post_process_config or self.tflite_post_process_config(nms))
+        if inclusive:
+            boxes = boxes - ops.convert_to_tensor([0.0, 0.0, 1.0 / height, 1.0 / width])
         return {"detection_boxes": boxes, "detection_classes": classes,
                 "detection_scores": scores, "num_detections": count}
 
@@ -343,4 +358,5 @@ class RetinaNet(TaskModel):
             "pre_nms_score_threshold": decoder.pre_nms_score_threshold,
             "nms_iou_threshold": decoder.nms_iou_threshold,
             "max_detections": decoder.max_detections,
+            "pixel_inclusive_boxes": decoder.pixel_inclusive_boxes,
         }

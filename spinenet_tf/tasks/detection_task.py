@@ -37,7 +37,8 @@ class DetectionTask(Task):
             use_separable_conv=pick(model.use_separable_conv, "use_separable_conv", False),
             kernel_regularizer=self.l2_regularizer(),
             focal_alpha=losses.focal_alpha, focal_gamma=losses.focal_gamma,
-            huber_delta=losses.huber_delta, box_loss_weight=losses.box_loss_weight)
+            huber_delta=losses.huber_delta, box_loss_weight=losses.box_loss_weight,
+            pixel_inclusive_boxes=model.flavor == "tpu")
 
     # --- data ----------------------------------------------------------
 

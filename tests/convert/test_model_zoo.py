@@ -24,7 +24,8 @@ from spinenet_tf.convert.model_zoo_names import classifier_names, spinenet_names
 from spinenet_tf.convert.tf1_checkpoint import load_named_variables
 from spinenet_tf.pretrained import CATALOG, build_model, checkpoint_names
 from spinenet_tf.retinanet.retinanet import RetinaNet
-from spinenet_tf.testing import assert_names_cover_exactly, read_manifest
+from spinenet_tf.testing import (
+    assert_names_cover_exactly, assert_same_instances, read_manifest)
 
 DATA = pathlib.Path(__file__).parent / "model_zoo"
 # RetinaNets and classifiers (the Mask R-CNN fixtures: test_model_zoo_maskrcnn.py).
@@ -33,8 +34,9 @@ SMALL_MODELS = sorted(p.name for p in DATA.iterdir() if (p / "settings.json").ex
 RTOL = 1e-4
 
 
-def build_small(name, **overrides):
-    """Our TPU-flavour model for a scaled-down fixture's settings."""
+def build_small(name, retinanet_options=None, **overrides):
+    """Our TPU-flavour model for a scaled-down fixture's settings
+    (`overrides`: backbone arguments)."""
     settings = json.loads((DATA / name / "settings.json").read_text())
     height, width = settings["image_size"]
     mobile = settings.get("backbone") == "spinenet_mbconv"
@@ -54,7 +56,20 @@ def build_small(name, **overrides):
         head_num_filters=head["num_filters"],
         use_separable_conv=head.get("use_separable_conv", False),
         num_scales=settings["anchors"]["num_scales"],
-        aspect_ratios=settings["anchors"]["aspect_ratios"])
+        aspect_ratios=settings["anchors"]["aspect_ratios"],
+        anchor_size=settings["anchors"].get("anchor_size", 3.0),
+        **{"pixel_inclusive_boxes": True, **detection_options(settings),
+           **(retinanet_options or {})})
+
+
+def detection_options(settings):
+    detections = settings.get("detections")
+    if not detections:
+        return {}
+    return dict(pre_nms_top_k=detections["pre_nms_top_k"],
+                pre_nms_score_threshold=detections["score_threshold"],
+                nms_iou_threshold=detections["nms_iou_threshold"],
+                max_detections=detections["max_detections"])
 
 
 def outputs_of(model, image):
@@ -83,12 +98,37 @@ def test_checkpoint_gives_the_original_outputs(name):
     assert set(skipped) == {"global step", "optimizer slot"}
     reference = np.load(DATA / name / "outputs.npz")
     ours = outputs_of(model, reference["image"])
-    expected = sorted(k for k in reference.files if k != "image")
+    # The head and backbone outputs (detections: test_detections_are_the_originals).
+    expected = sorted(k for k in reference.files
+                      if k != "image" and not k.startswith(("detection_", "num_")))
     assert sorted(ours) == expected
     for key in expected:
         assert ours[key].shape == reference[key].shape, key
         assert np.abs(reference[key]).max() > 1e-3, f"{key} is trivially small"
         assert relative_error(ours[key], reference[key]) <= RTOL, key
+
+
+@pytest.mark.parametrize("pixel_inclusive", [True, False])
+def test_detections_are_the_originals(pixel_inclusive):
+    """The TPU RetinaNet's own post-processing (its anchors, box convention
+    and NMS) on its head outputs gives our decoder's detections; Model
+    Garden's box convention in its place does not."""
+    name = "retinanet_spinenet_relu"
+    settings = json.loads((DATA / name / "settings.json").read_text())
+    model = build_small(name, retinanet_options=dict(pixel_inclusive_boxes=pixel_inclusive))
+    load_named_variables(str(DATA / name / "model.ckpt"), checkpoint_names(model), name)
+    reference = dict(np.load(DATA / name / "outputs.npz"))
+    outputs = model(reference["image"], training=False)
+    detections = model.detection_decoder(
+        outputs["class_logits"], outputs["box_deltas"],
+        model.anchors_for(reference["image"]), image_size=settings["content_size"])
+    count = int(reference["num_detections"][0])
+    assert count >= 10 and len(set(reference["detection_classes"][0, :count])) >= 2
+    if not pixel_inclusive:
+        with pytest.raises(AssertionError):
+            assert_same_instances(detections, reference)
+        return
+    assert assert_same_instances(detections, reference) >= 0.8 * count
 
 
 @pytest.mark.parametrize("name, option", [

@@ -177,6 +177,8 @@ def test_convert_writes_a_folder_that_fine_tuning_and_export_take(tmp_path):
     tuned = task.build_model()
     for weight in tuned.weights:
         np.testing.assert_array_equal(weight.numpy(), expected[weight.path])
+    rebuilt = tuned.get_config()  # the TPU flavour's anchors and box convention
+    assert rebuilt["aspect_ratios"] == [1.0, 2.0, 0.5] and rebuilt["pixel_inclusive_boxes"]
 
 
 def test_maskrcnn_convert_writes_a_folder_that_rebuilds_the_tpu_network(tmp_path):

@@ -45,7 +45,15 @@ def test_fp32_raw_outputs_match_keras(detector, fp32_raw):
         np.testing.assert_allclose(outputs[key], raw[key], atol=1e-3)
 
 
-def test_fp32_regular_nms_detections_match_keras(detector):
+@pytest.mark.parametrize("pixel_inclusive", [False, True])
+def test_fp32_regular_nms_detections_match_keras(pixel_inclusive):
+    """Scores and boxes of the op equal the Keras decoder's, in Model
+    Garden's box convention and in the TPU model zoo's (random box codes:
+    zero codes decode to the anchor in both)."""
+    detector = tiny_detector(pixel_inclusive_boxes=pixel_inclusive)
+    rng = np.random.default_rng(5)
+    for variable in detector.head.box_predictor.weights:
+        variable.assign(rng.normal(0.0, 0.1, variable.shape).astype("float32"))
     config = TFLitePostProcessConfig(max_detections=10, max_classes_per_detection=1,
                                      use_regular_nms=True, detections_per_class=10,
                                      nms_score_threshold=0.3)
@@ -55,7 +63,8 @@ def test_fp32_regular_nms_detections_match_keras(detector):
     # One thread: LiteRT's multi-threaded regular NMS drops a class (below).
     outputs, _ = run_tflite(flatbuffer, image, threads=1)
     batch = detector.preprocessor.normalize(image[None])
-    expected = DetectionDecoder(pre_nms_score_threshold=0.3, max_detections=10)(
+    expected = DetectionDecoder(pre_nms_score_threshold=0.3, max_detections=10,
+                                pixel_inclusive_boxes=pixel_inclusive)(
         *(lambda raw: (raw["class_logits"], raw["box_deltas"]))(detector(batch)),
         detector.anchors_for(batch))
     count = int(expected["num_detections"][0])
@@ -67,6 +76,7 @@ def test_fp32_regular_nms_detections_match_keras(detector):
         np.testing.assert_allclose(scores[k], expected["detection_scores"][0, k], atol=1e-4)
         assert classes[k] + 1 == expected["detection_classes"][0, k]
         assert iou(boxes[k], expected["detection_boxes"][0, k].numpy()) >= 0.9
+        np.testing.assert_allclose(boxes[k], expected["detection_boxes"][0, k], atol=0.05)
 
 
 @pytest.fixture(scope="module")
