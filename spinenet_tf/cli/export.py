@@ -78,6 +78,9 @@ VERIFY = flags.DEFINE_boolean(
     "on the config's evaluation data: top detections, COCO AP difference, latency "
     "(and the .tflite's raw outputs, fp32).")
 VERIFY_IMAGES = flags.DEFINE_integer("verify_images", 20, "Images for --verify.")
+PASTE_MASKS = flags.DEFINE_boolean(
+    "paste_masks", False, "Mask R-CNN: the signatures also return detection_pasted_masks, "
+    "each mask pasted into its original image (uint8 [batch, 100, height, width]).")
 
 
 def load_model():
@@ -154,7 +157,8 @@ def export(model, task, source, folder):
     from spinenet_tf.export import export_saved_model
 
     served = inference_model(model, PRECISION.value)
-    path = export_saved_model(served, folder, batch_size=BATCH_SIZE.value, atomic=False)
+    path = export_saved_model(served, folder, batch_size=BATCH_SIZE.value, atomic=False,
+                              paste_masks=PASTE_MASKS.value)
     print(f"SavedModel ({source}; batch norm folded, {PRECISION.value}): "
           f"{directory_size(path) / 2**20:.1f} MiB; signatures serving_default, "
           "serve_image_tensor, serve_encoded_image, serve_tf_example")

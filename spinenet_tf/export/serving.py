@@ -18,8 +18,11 @@ gives that input), then `model.serving_outputs`: a RetinaNet returns
 `detection_scores`, `detection_classes` (int32 class ids, background 0
 never returned) and `num_detections`; a Mask R-CNN adds `detection_masks`
 [batch, 100, 28, 28] (probabilities inside each box, which
-`evaluation.mask_pasting.paste_masks` pastes into the image); a classifier
-returns `logits` and `probabilities`.
+`evaluation.mask_pasting.paste_masks` pastes into the image), and with
+`paste_masks=True` also `detection_pasted_masks` [batch, 100, height, width]
+uint8, each mask pasted into its original image as COCO evaluation pastes
+it (height x width: the largest image of the request; image b's masks in
+its top-left corner); a classifier returns `logits` and `probabilities`.
 
 Bad requests fail with an `InvalidArgumentError` naming what was wrong,
 which TF Serving returns as an error response: the signatures only accept
@@ -44,9 +47,11 @@ class ServingModule(tf.Module):
         model: a built task model whose `preprocessor` has a fixed input
             size (its input contract) and which has `serving_outputs`.
         batch_size: fixed batch size of the signatures, or None (dynamic).
+        paste_masks: a Mask R-CNN also returns its masks pasted into each
+            original image (`detection_pasted_masks`).
     """
 
-    def __init__(self, model, batch_size=None):
+    def __init__(self, model, batch_size=None, paste_masks=False):
         super().__init__()
         preprocessor = getattr(model, "preprocessor", None)
         size = None if preprocessor is None else tuple(preprocessor.image_size)
@@ -61,10 +66,25 @@ class ServingModule(tf.Module):
         # to the SavedModel. The list also covers Keras 3 layers held in
         # lists or dicts, which TensorFlow's tracking does not follow.
         self.model_variables = list(model.variables)
-        self._serving_outputs = model.serving_outputs
+        self._serving_outputs = self._model_serving_outputs = model.serving_outputs
+        if paste_masks:
+            if getattr(model, "pretrained_family", None) != "maskrcnn":
+                raise ValueError("paste_masks applies to a Mask R-CNN; received "
+                                 f"{type(model).__name__} {model.name!r}.")
+            self._serving_outputs = self._with_pasted_masks
         self.input_size = (int(size[0]), int(size[1]))
         self.batch_size = batch_size
         self._preprocessor = model.preprocessor
+
+    def _with_pasted_masks(self, images, image_info):
+        from spinenet_tf.evaluation.mask_pasting import paste_masks_in_graph
+
+        outputs = dict(self._model_serving_outputs(images, image_info))
+        sizes = tf.cast(tf.round(image_info[:, 0]), tf.int32)  # original (height, width)
+        outputs["detection_pasted_masks"] = paste_masks_in_graph(
+            outputs["detection_masks"], outputs["detection_boxes"],
+            outputs["num_detections"], sizes, tf.unstack(tf.reduce_max(sizes, axis=0)))
+        return outputs
 
     # --- pre-processing -------------------------------------------------
 
@@ -160,13 +180,15 @@ class ServingModule(tf.Module):
         }
 
 
-def export_saved_model(model, export_dir, batch_size=None, atomic=True):
+def export_saved_model(model, export_dir, batch_size=None, atomic=True, paste_masks=False):
     """Writes `model` with the serving signatures to `export_dir`; returns
     its absolute path. `atomic`: build it beside and rename it into place
     (`spinenet_tf.atomic_files.atomic_directory`), so a killed or failed
     export leaves the previous SavedModel or none; False writes into
-    `export_dir` directly (for a caller whose whole folder is atomic)."""
-    module = ServingModule(model, batch_size)
+    `export_dir` directly (for a caller whose whole folder is atomic).
+    `paste_masks`: a Mask R-CNN's signatures also return full-image masks
+    (`ServingModule`)."""
+    module = ServingModule(model, batch_size, paste_masks=paste_masks)
     signatures = module.signatures()
     if not atomic:
         tf.saved_model.save(module, export_dir, signatures=signatures,

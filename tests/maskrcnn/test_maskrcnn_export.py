@@ -6,6 +6,7 @@ import io
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from spinenet_tf import inference_model
@@ -81,6 +82,37 @@ def test_folded_model_and_saved_model_give_the_keras_detections_and_masks(tmp_pa
         encoded_images=tf.constant(encoded)).items()}
     for key in ("detection_boxes", "detection_scores", "detection_masks"):
         np.testing.assert_allclose(from_bytes[key], served[key], atol=1e-5, err_msg=key)
+
+
+def test_saved_model_pastes_masks_into_each_original_image(tmp_path):
+    """`paste_masks=True`: `detection_pasted_masks` equals `paste_masks` (the
+    evaluation's pasting) of the per-box masks, image by image, for a
+    request of two sizes; only a Mask R-CNN takes the option."""
+    from spinenet_tf.evaluation.mask_pasting import paste_masks
+    from spinenet_tf.testing import tiny_detector
+
+    model = small_maskrcnn()
+    path = export_saved_model(model, str(tmp_path / "saved"), paste_masks=True)
+    signature = tf.saved_model.load(path).signatures["serve_encoded_image"]
+    rng = np.random.default_rng(6)
+    sizes = [(96, 128), (150, 70)]
+    encoded = [tf.io.encode_png(rng.integers(0, 256, (h, w, 3)).astype("uint8")).numpy()
+               for h, w in sizes]
+    served = {k: v.numpy() for k, v in signature(encoded_images=tf.constant(encoded)).items()}
+    pasted = served["detection_pasted_masks"]
+    assert pasted.dtype == np.uint8 and pasted.shape == (2, 10, 150, 128)
+    total = 0
+    for b, (height, width) in enumerate(sizes):
+        count = int(served["num_detections"][b])
+        expected = paste_masks(served["detection_masks"][b, :count],
+                               served["detection_boxes"][b, :count], height, width)
+        np.testing.assert_array_equal(pasted[b, :count, :height, :width], expected)
+        assert pasted[b, count:].sum() == 0 and pasted[b, :, height:].sum() == 0
+        assert pasted[b, :, :, width:].sum() == 0
+        total += int(expected.sum())
+    assert total > 100  # masks with pixels, not all empty
+    with pytest.raises(ValueError, match="paste_masks applies to a Mask R-CNN"):
+        export_saved_model(tiny_detector(), str(tmp_path / "retinanet"), paste_masks=True)
 
 
 def test_bfloat16_inference_form_computes_in_bfloat16_with_float32_outputs(tmp_path):
