@@ -1,7 +1,7 @@
 """Writes a COCO-format folder as TFRecords in Model Garden's schema.
 
     spinenet-coco-to-tfrecord --annotations A.json --image_dir images/ \
-        --output_prefix out/train [--num_shards 1]
+        --output_prefix out/train [--num_shards 1] [--include_masks]
 """
 
 from absl import app, flags
@@ -12,6 +12,9 @@ ANNOTATIONS = flags.DEFINE_string("annotations", None, "COCO annotation JSON.", 
 IMAGE_DIR = flags.DEFINE_string("image_dir", None, "Folder of the images.", required=True)
 OUTPUT_PREFIX = flags.DEFINE_string("output_prefix", None, "Shard path prefix.", required=True)
 NUM_SHARDS = flags.DEFINE_integer("num_shards", 1, "Number of shards.")
+INCLUDE_MASKS = flags.DEFINE_boolean(
+    "include_masks", False, "Also write each instance's mask (image/object/mask, PNG), "
+    "for Mask R-CNN; the annotations' segmentations are checked.")
 
 
 @with_clear_errors
@@ -20,7 +23,7 @@ def main(argv):
     from spinenet_tf.data.coco import load_coco
     from spinenet_tf.data.tfrecords import write_tfrecords
 
-    dataset = load_coco(ANNOTATIONS.value, IMAGE_DIR.value)
+    dataset = load_coco(ANNOTATIONS.value, IMAGE_DIR.value, with_masks=INCLUDE_MASKS.value)
     print(f"loaded {len(dataset.records)} images: {dataset.report}")
     for path in write_tfrecords(dataset, OUTPUT_PREFIX.value, NUM_SHARDS.value):
         print(path)

@@ -78,15 +78,17 @@ def examples_from_coco(dataset):
     return tf.data.Dataset.from_tensor_slices(examples)
 
 
-def examples_from_tfrecords(file_pattern):
-    """TFRecords in tf-models-official's COCO schema as example dicts."""
+def examples_from_tfrecords(file_pattern, with_masks=False):
+    """TFRecords in tf-models-official's COCO schema as example dicts
+    (`with_masks`: with each instance's PNG mask, `image/object/mask`)."""
     from spinenet_tf.data.tfrecords import parse_example
 
     files = tf.io.gfile.glob(file_pattern)
     if not files:
         raise FileNotFoundError(f"No TFRecord files match {file_pattern!r}.")
     return tf.data.TFRecordDataset(sorted(files)).map(
-        parse_example, num_parallel_calls=tf.data.AUTOTUNE)
+        lambda serialized: parse_example(serialized, with_masks),
+        num_parallel_calls=tf.data.AUTOTUNE)
 
 
 class DetectionInput:
@@ -106,7 +108,8 @@ class DetectionInput:
             instead of encoded bytes (TFRecords).
         shuffle_buffer: examples in the shuffle buffer (training).
         mask_size: with instance masks (examples with `segmentations`, from
-            `load_coco(..., with_masks=True)`), each kept box's mask cropped to
+            `load_coco(..., with_masks=True)` or TFRecords with
+            `image/object/mask`), each kept box's mask cropped to
             the box and resized to mask_size x mask_size (bilinear), as
             Model Garden's Mask R-CNN parser crops them (112); crowd boxes
             are dropped in training, as there. None: no masks.
@@ -158,14 +161,17 @@ class DetectionInput:
         ok.set_shape([])
         return image, ok
 
-    def _masks_py(self, segmentations, size, keep, boxes, flip):
-        from spinenet_tf.data.instance_masks import decode_segmentation
+    def _masks_py(self, segmentations, size, keep, boxes, flip, name):
+        from spinenet_tf.data.instance_masks import decode_instance_mask
 
         height, width = (int(v) for v in size.numpy())
-        kept = [g for g, k in zip(segmentations.numpy(), keep.numpy()) if k]
+        where = f"image {name.numpy().decode(errors='replace')}"
+        kept = [(i, g) for i, (g, k) in enumerate(zip(segmentations.numpy(), keep.numpy()))
+                if k]
         if not kept:
             return tf.zeros((0, self.mask_size, self.mask_size), tf.float32)
-        masks = np.stack([decode_segmentation(json.loads(g), height, width) for g in kept])
+        masks = np.stack([decode_instance_mask(g, height, width, f"{where}, instance {i}")
+                          for i, g in kept])
         if flip.numpy():
             masks = masks[:, :, ::-1]
         # Eager, inside the py_function: the op needs no shapes in the graph.
@@ -181,7 +187,8 @@ class DetectionInput:
         scale, offset = tf.tile(image_info[2], [2]), tf.tile(image_info[3], [2])
         original = (boxes + offset) / scale / tf.tile(image_size, [2])  # normalised
         masks = tf.py_function(self._masks_py, [
-            example["segmentations"], example["annotated_size"], keep, original, flip],
+            example["segmentations"], example["annotated_size"], keep, original, flip,
+            example["name"]],
             tf.float32)
         return tf.ensure_shape(masks, [None, self.mask_size, self.mask_size])
 

@@ -1,5 +1,6 @@
 """COCO instance segmentations (polygons, RLE) checked and decoded into
-masks with pycocotools."""
+masks with pycocotools; Model Garden's TFRecord masks (PNG per instance)
+encoded and decoded."""
 
 import numbers
 
@@ -77,3 +78,33 @@ def encode_mask(mask):
 
     rle = mask_utils.encode(np.asfortranarray(np.asarray(mask, np.uint8)))
     return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def encode_png_mask(mask):
+    """A binary [h, w] mask as PNG bytes of 0 / 1 (Model Garden's TFRecord
+    `image/object/mask` entries, as its `create_coco_tf_record.py` writes them)."""
+    import tensorflow as tf
+
+    return tf.io.encode_png(np.asarray(mask, np.uint8)[..., None]).numpy()
+
+
+def decode_instance_mask(value, height, width, where):
+    """uint8 [height, width] (1 inside) of one annotation's stored mask:
+    PNG bytes (a TFRecord's `image/object/mask`; any non-zero pixel is
+    inside) or a COCO segmentation as JSON (polygons or RLE). A PNG of
+    another size is a `SegmentationError` naming `where`."""
+    import json
+
+    if bytes(value[:8]) == PNG_SIGNATURE:
+        import tensorflow as tf
+
+        mask = tf.io.decode_png(value, channels=1).numpy()[..., 0]
+        if mask.shape != (height, width):
+            raise SegmentationError(
+                f"{where}: its PNG mask is {mask.shape[0]} x {mask.shape[1]}, the image "
+                f"{height} x {width}.")
+        return (mask > 0).astype(np.uint8)
+    return decode_segmentation(json.loads(value), height, width)

@@ -8,7 +8,9 @@ writes and Model Garden's `TfExampleDecoder` reads: `image/encoded`,
 `image/format`, `image/filename`, `image/source_id`, `image/key/sha256`,
 `image/height`, `image/width`, `image/object/bbox/{xmin,ymin,xmax,ymax}`
 (normalised to [0, 1]), `image/object/class/label`,
-`image/object/class/text`, `image/object/is_crowd`, `image/object/area`.
+`image/object/class/text`, `image/object/is_crowd`, `image/object/area`,
+and for instance segmentation `image/object/mask`: each instance's
+full-image binary mask as PNG bytes (`--include_masks`).
 Users' existing Model Garden TFRecords therefore read unchanged.
 """
 
@@ -55,7 +57,8 @@ def _ints(values):
 
 
 def record_to_example(record, encoded, category_names):
-    """A tf.train.Example of one `coco.ImageRecord` and its encoded bytes."""
+    """A tf.train.Example of one `coco.ImageRecord` and its encoded bytes
+    (with `image/object/mask` where the record has segmentations)."""
     import tensorflow as tf
 
     height, width = float(record.height), float(record.width)
@@ -81,6 +84,12 @@ def record_to_example(record, encoded, category_names):
         "image/object/area": _floats(
             list((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))),
     }
+    if record.segmentations is not None:
+        from spinenet_tf.data.instance_masks import decode_segmentation, encode_png_mask
+
+        feature["image/object/mask"] = _bytes([
+            encode_png_mask(decode_segmentation(g, record.height, record.width))
+            for g in record.segmentations])
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
@@ -118,11 +127,17 @@ def write_tfrecords(dataset, output_prefix, num_shards=1):
     return paths
 
 
-def parse_example(serialized):
-    """tf.Example (TFM schema) -> dict of encoded image, id, pixel boxes..."""
+def parse_example(serialized, with_masks=False):
+    """tf.Example (TFM schema) -> dict of encoded image, id, pixel boxes...;
+    `with_masks`: also `segmentations` (each instance's PNG mask) and
+    `annotated_size` (the image's height and width), one mask an instance
+    required."""
     import tensorflow as tf
 
-    parsed = tf.io.parse_single_example(serialized, _features())
+    features = dict(_features())
+    if with_masks:
+        features["image/object/mask"] = tf.io.VarLenFeature(tf.string)
+    parsed = tf.io.parse_single_example(serialized, features)
     dense = {k: tf.sparse.to_dense(v) if isinstance(v, tf.SparseTensor) else v
              for k, v in parsed.items()}
     height = tf.cast(dense["image/height"], tf.float32)
@@ -137,7 +152,7 @@ def parse_example(serialized):
                     lambda: tf.zeros([num_boxes], tf.int64))
     name = tf.where(dense["image/filename"] != "", dense["image/filename"],
                     dense["image/source_id"])
-    return {
+    example = {
         "source": dense["image/encoded"],
         "name": name,
         "image_id": tf.strings.to_number(dense["image/source_id"], tf.int64),
@@ -145,3 +160,14 @@ def parse_example(serialized):
         "classes": tf.cast(dense["image/object/class/label"], tf.int32),
         "is_crowd": tf.cast(crowd, tf.bool),
     }
+    if with_masks:
+        masks = dense["image/object/mask"]
+        counted = tf.debugging.assert_equal(
+            tf.size(masks), num_boxes, message=tf.strings.format(
+                "TFRecord image {}: instance masks (image/object/mask) must be one per "
+                "box", name))
+        with tf.control_dependencies([counted]):
+            example["segmentations"] = tf.identity(masks)
+        example["annotated_size"] = tf.cast(tf.stack([dense["image/height"],
+                                                      dense["image/width"]]), tf.int32)
+    return example

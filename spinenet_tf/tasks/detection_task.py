@@ -66,7 +66,7 @@ class DetectionTask(Task):
         if data.source == "tfrecord":
             if not data.file_pattern:
                 raise ValueError("A 'tfrecord' source needs `file_pattern`.")
-            return examples_from_tfrecords(data.file_pattern), None, False
+            return examples_from_tfrecords(data.file_pattern, self.with_masks), None, False
         raise ValueError(
             f"Detection data must be 'coco' or 'tfrecord'; received {data.source!r}.")
 

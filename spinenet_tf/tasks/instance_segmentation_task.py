@@ -52,18 +52,30 @@ SavedModel (with `detection_masks`), not TFLite.
         settings.update(options)
         return MaskRCNN(self.build_backbone(), model.num_classes, **settings)
 
+    def check_data(self):
+        self._check_eval_source(self.config.eval_data.source == "coco")
+        super().check_data()
+
+    @staticmethod
+    def _check_eval_source(is_coco):
+        if not is_coco:
+            raise ValueError(
+                "Mask R-CNN evaluation reads a COCO folder (mask AP is scored against the "
+                "annotation file's segmentations); eval_data is a 'tfrecord' source. Give "
+                "eval_data the COCO annotations and image_dir (train_data may stay TFRecords "
+                "with image/object/mask).")
+
     def input_parser(self, model, data, training, sources_are_paths=True):
         from spinenet_tf.data.detection_input import DetectionInput
 
-        if not sources_are_paths:
-            raise ValueError("Mask R-CNN reads COCO folders (masks from `segmentation`); "
-                             "TFRecords with masks are not supported yet.")
+        if not training:
+            self._check_eval_source(sources_are_paths)
         return DetectionInput(
             model.preprocessor, training, max_boxes=data.max_boxes,
             aug_rand_hflip=data.aug_rand_hflip, aug_scale_min=data.aug_scale_min,
             aug_scale_max=data.aug_scale_max, seed=self.config.trainer.seed,
             strict=data.strict, shuffle_buffer=data.shuffle_buffer,
-            mask_size=MASK_CROP_SIZE)
+            sources_are_paths=sources_are_paths, mask_size=MASK_CROP_SIZE)
 
     def train_dataset(self, model, initial_step=0, input_context=None):
         """Batches of `MaskRCNN`'s training dicts (an unreadable image stays

@@ -157,3 +157,50 @@ def test_flipped_masks_are_mirrored_crops(tmp_path):
         assert same or mirror
         mirrored += int(mirror and not same)
     assert 0 < mirrored < 6
+
+
+def test_tfrecord_masks_in_the_reference_schema_give_the_folders_crops(tmp_path):
+    """`write_tfrecords` of a dataset loaded with masks stores each instance's
+    mask as a PNG in `image/object/mask` (Model Garden's schema: its own
+    decoder reads them back as the same masks), and reading the records
+    gives the mask crops of reading the COCO folder. A record whose masks
+    do not match its boxes is an error naming the image."""
+    import tensorflow as tf
+
+    from spinenet_tf.data.detection_input import (
+        DetectionInput, examples_from_coco, examples_from_tfrecords)
+    from spinenet_tf.data.tfrecords import write_tfrecords
+    from spinenet_tf.layers import ImagePreprocessor
+
+    files = synthetic.generate(str(tmp_path), num_train=4, num_val=1, image_size=96, seed=2)
+    dataset = load_coco(files["train"], str(tmp_path / "train" / "images"), with_masks=True)
+    shards = write_tfrecords(dataset, str(tmp_path / "records" / "train"))
+    record = next(iter(tf.data.TFRecordDataset(shards)))
+    first = dataset.records[0]
+    pytest.importorskip("official")
+    from official.vision.dataloaders import tf_example_decoder
+
+    decoded = tf_example_decoder.TfExampleDecoder(include_mask=True).decode(record)
+    expected = np.stack([decode_segmentation(g, first.height, first.width)
+                         for g in first.segmentations])
+    np.testing.assert_array_equal(np.asarray(decoded["groundtruth_instance_masks"]), expected)
+
+    def crops(examples, sources_are_paths):
+        parser = DetectionInput(ImagePreprocessor((128, 128)), False, max_boxes=8,
+                                mask_size=56, sources_are_paths=sources_are_paths)
+        _, targets, _ = next(iter(parser(examples, 4)))
+        order = np.argsort(np.asarray(targets["image_id"]))
+        return np.asarray(targets["masks"])[order]
+
+    from_folder = crops(examples_from_coco(dataset), True)
+    from_records = crops(examples_from_tfrecords(shards[0], with_masks=True), False)
+    assert from_folder.sum() > 100
+    np.testing.assert_allclose(from_records, from_folder, atol=1e-6)
+
+    example = tf.train.Example.FromString(record.numpy())
+    del example.features.feature["image/object/mask"].bytes_list.value[-1]
+    broken = tmp_path / "broken.tfrecord"
+    with tf.io.TFRecordWriter(str(broken)) as writer:
+        writer.write(example.SerializeToString())
+    with pytest.raises(tf.errors.InvalidArgumentError, match="masks .* must be one per box"):
+        list(examples_from_tfrecords(str(broken), with_masks=True))

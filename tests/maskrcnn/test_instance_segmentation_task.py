@@ -31,11 +31,21 @@ def small_config(data, steps=4, every=2):
 
 
 def test_trainer_trains_evaluates_and_draws_maskrcnn(synthetic_data, tmp_path):
+    """Training data from TFRecords with masks (Model Garden's schema, as
+    `spinenet-coco-to-tfrecord --include_masks` writes them), evaluation
+    on the COCO folder."""
     import tensorflow as tf
 
+    from spinenet_tf.data.coco import load_coco
+    from spinenet_tf.data.tfrecords import write_tfrecords
     from spinenet_tf.training.trainer import Trainer
 
     config = small_config(synthetic_data)
+    train = config.train_data
+    records = write_tfrecords(load_coco(train.annotations, train.image_dir, with_masks=True),
+                              str(tmp_path / "records" / "train"))
+    train.source, train.file_pattern = "tfrecord", records[0]
+    train.annotations = train.image_dir = None
     results = Trainer(config, str(tmp_path), tf.distribute.get_strategy(), verbose=0).run()
     assert results["step"] == 4 and results["evaluated_images"] == 4
     for name in ("AP", "AP50", "mask_AP", "mask_AP50"):
@@ -68,6 +78,9 @@ def test_maskrcnn_task_errors_name_what_is_wrong(synthetic_data):
     with pytest.raises(ValueError, match="a TFLite file \\(int8\\) is not built for it"):
         task_for_config(config).check_export(tflite="int8")
     task_for_config(config).check_export(tflite=None)  # the SavedModel is
+    config.eval_data.source, config.eval_data.file_pattern = "tfrecord", "records/*"
+    with pytest.raises(ValueError, match="eval_data is a 'tfrecord' source"):
+        task_for_config(config).check_data()
 
 
 def test_ground_truth_as_detections_scores_full_box_and_mask_ap(synthetic_data):
