@@ -186,7 +186,7 @@ def test_maskrcnn_convert_writes_a_folder_that_rebuilds_the_tpu_network(tmp_path
     rebuilds the same TPU-flavour network (anchor order, box convention,
     1000 boxes a class before NMS; SpineNet-190's 2020 RPN tower), which
     `model.init_from` fills with the file's weights."""
-    from spinenet_tf.cli.pretrained import convert
+    from spinenet_tf.pretrained.model_folder import model_config, write_model_folder
 
     entry = "maskrcnn-spinenet-49"
     source = build_model(entry, image_size=128)
@@ -194,7 +194,9 @@ def test_maskrcnn_convert_writes_a_folder_that_rebuilds_the_tpu_network(tmp_path
         weight.assign(np.random.default_rng(len(weight.path)).normal(
             0, 0.1, weight.shape).astype("float32"))
     write_tf1_checkpoint(source, tmp_path / "zoo" / "model.ckpt")
-    out = convert(entry, str(tmp_path / "zoo"), str(tmp_path / "converted"), 128)
+    # What `spinenet-pretrained convert` does (its flags stay out of this process).
+    loaded = load_pretrained(entry, path=str(tmp_path / "zoo"), image_size=128)
+    out = write_model_folder(loaded, CATALOG[entry], str(tmp_path / "converted"))
     config = yaml.safe_load((pathlib.Path(out) / "config.yaml").read_text())
     assert (config["model"]["type"], config["model"]["flavor"]) == ("maskrcnn", "tpu")
     (tmp_path / "finetune.yaml").write_text(yaml.safe_dump(
@@ -209,8 +211,6 @@ def test_maskrcnn_convert_writes_a_folder_that_rebuilds_the_tpu_network(tmp_path
                 "rpn_norm_each_conv", "box_num_convs", "mask_num_filters"):
         assert rebuilt[key] == source.get_config()[key], key
     assert rebuilt["pixel_inclusive_boxes"] and rebuilt["pre_nms_top_k"] == 1000
-    from spinenet_tf.pretrained.model_folder import model_config
-
     options = model_config(CATALOG["maskrcnn-spinenet-190"], 128)
     assert options["maskrcnn_options"] == {"rpn_num_convs": 7, "rpn_norm_each_conv": False}
     assert (options["head_num_convs"], options["head_num_filters"]) == (7, 384)
