@@ -1,6 +1,7 @@
 """Mask R-CNN training step: spinenet_tf's against tf-models-official's.
 
-    python benchmarks/maskrcnn_train_step.py [--runs 5] [--batch_size 2] [--json out.json]
+    python benchmarks/maskrcnn_train_step.py [--runs 5] [--batch_size 2] [--json out.json] \
+        [--profile "ours mixed_bfloat16,TFM mixed_bfloat16"]
 
 Mask R-CNN on SpineNet-49 @640 (the `maskrcnn_spinenet_coco` recipe, 91
 classes), same weights on both sides (`transfer_model_garden_maskrcnn_weights`),
@@ -42,6 +43,10 @@ VARIANT = flags.DEFINE_string("variant", "spinenet-49", "Backbone variant.")
 IMAGE_SIZE = flags.DEFINE_integer("image_size", 640, "Input side.")
 BOXES = flags.DEFINE_integer("boxes", 8, "Ground-truth instances per image.")
 JSON_OUT = flags.DEFINE_string("json", None, "Also write the results here.")
+PROFILE = flags.DEFINE_list(
+    "profile", [], "Rows to profile after timing (e.g. 'ours mixed_bfloat16,TFM "
+    "mixed_bfloat16'): op types by self time (needs the `profile` extra, xprof).")
+TOP = flags.DEFINE_integer("top", 12, "Op types to list per profiled row.")
 
 MASK_CROP = 112
 
@@ -113,6 +118,23 @@ def our_step(model):
     return tf.function(lambda inputs: model.train_step((inputs,))["loss"])
 
 
+def profile(name, step, runs=2):
+    """Op types of `runs` steps of row `name` by self time."""
+    import tempfile
+
+    from latency_table import op_type_stats, print_op_table
+
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        for _ in range(runs):
+            float(step(None))
+        tf.profiler.experimental.stop()
+        totals = op_type_stats(logdir)
+    total = sum(t for t, _ in totals.values())
+    print(f"\n{name}: {total / runs / 1000:.0f} ms of op self time a step (profiled)")
+    print_op_table(totals, runs, TOP.value)
+
+
 def main(argv):
     del argv
     quiet()
@@ -148,6 +170,8 @@ def main(argv):
                       "first_loss": losses[name]}
         print(f"  {name:<24}{value * 1000:>10.1f} ms{rows[name]['ratio']:>8.2f}x {REFERENCE}"
               f"   (loss at the first step {losses[name]:.3f})")
+    for name in PROFILE.value:
+        profile(name, steps[name])
     if JSON_OUT.value:
         with open(JSON_OUT.value, "w") as f:
             json.dump({"hardware": hardware, "variant": VARIANT.value, "image_size": size,
