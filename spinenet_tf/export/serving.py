@@ -68,9 +68,6 @@ class ServingModule(tf.Module):
         self.model_variables = list(model.variables)
         self._serving_outputs = self._model_serving_outputs = model.serving_outputs
         if paste_masks:
-            if getattr(model, "pretrained_family", None) != "maskrcnn":
-                raise ValueError("paste_masks applies to a Mask R-CNN; received "
-                                 f"{type(model).__name__} {model.name!r}.")
             self._serving_outputs = self._with_pasted_masks
         self.input_size = (int(size[0]), int(size[1]))
         self.batch_size = batch_size
@@ -80,6 +77,9 @@ class ServingModule(tf.Module):
         from spinenet_tf.evaluation.mask_pasting import paste_masks_in_graph
 
         outputs = dict(self._model_serving_outputs(images, image_info))
+        if "detection_masks" not in outputs:
+            raise ValueError("paste_masks pastes the model's detection_masks (a Mask R-CNN's); "
+                             f"this model's serving outputs are {sorted(outputs)}.")
         sizes = tf.cast(tf.round(image_info[:, 0]), tf.int32)  # original (height, width)
         outputs["detection_pasted_masks"] = paste_masks_in_graph(
             outputs["detection_masks"], outputs["detection_boxes"],

@@ -111,7 +111,7 @@ def test_saved_model_pastes_masks_into_each_original_image(tmp_path):
         assert pasted[b, :, :, width:].sum() == 0
         total += int(expected.sum())
     assert total > 100  # masks with pixels, not all empty
-    with pytest.raises(ValueError, match="paste_masks applies to a Mask R-CNN"):
+    with pytest.raises(ValueError, match="paste_masks pastes the model's detection_masks"):
         export_saved_model(tiny_detector(), str(tmp_path / "retinanet"), paste_masks=True)
 
 
