@@ -25,9 +25,12 @@ from spinenet_tf.retinanet.anchor_generator import (
 from spinenet_tf.task_model import TaskModelMixin
 
 GROUND_TRUTH = ("boxes", "classes", "masks")
-# tensorflow/tpu's Mask R-CNN configs keep 1000 boxes a class before NMS
-# (`postprocess.pre_nms_num_boxes`; Model Garden: 5000).
-TPU_PRE_NMS_TOP_K = 1000
+# What the TPU model zoo's Mask R-CNN differs in from Model Garden's besides
+# the backbone (`flavor="tpu"`): its anchor order, its box convention and its
+# 1000 boxes a class before NMS (`postprocess.pre_nms_num_boxes`; Model
+# Garden: 5000).
+TPU_FLAVOR_OPTIONS = dict(aspect_ratios=TPU_ASPECT_RATIOS, pixel_inclusive_boxes=True,
+                          pre_nms_top_k=1000)
 
 
 @keras.saving.register_keras_serializable(package="spinenet_tf")
@@ -215,9 +218,7 @@ class MaskRCNN(TaskModelMixin, keras.Model):
         backbone = get_variant(variant).build(image_size, flavor=flavor, activation=activation,
                                  **kwargs.pop("backbone_kwargs", {}))
         if flavor == "tpu":
-            kwargs.setdefault("aspect_ratios", TPU_ASPECT_RATIOS)
-            kwargs.setdefault("pre_nms_top_k", TPU_PRE_NMS_TOP_K)
-            kwargs.setdefault("pixel_inclusive_boxes", True)
+            kwargs = {**TPU_FLAVOR_OPTIONS, **kwargs}
         return cls(backbone, num_classes, **kwargs)
 
     def call(self, images, image_shape=None, training=False):

@@ -24,8 +24,7 @@ SavedModel (with `detection_masks`), not TFLite.
 
     def build_network(self):
         from spinenet_tf.maskrcnn import MaskRCNN
-        from spinenet_tf.maskrcnn.maskrcnn import TPU_PRE_NMS_TOP_K
-        from spinenet_tf.retinanet.anchor_generator import TPU_ASPECT_RATIOS
+        from spinenet_tf.maskrcnn.maskrcnn import TPU_FLAVOR_OPTIONS
 
         model = self.config.model
         options = dict(model.maskrcnn_options or {})
@@ -37,13 +36,14 @@ SavedModel (with `detection_masks`), not TFLite.
         convs, filters = model.head_num_convs, model.head_num_filters
         settings = dict(
             min_level=model.min_level, max_level=model.max_level,
-            num_scales=model.num_scales, aspect_ratios=model.aspect_ratios or (
-                TPU_ASPECT_RATIOS if model.flavor == "tpu" else (0.5, 1.0, 2.0)),
+            num_scales=model.num_scales, aspect_ratios=(0.5, 1.0, 2.0),
             anchor_size=model.anchor_size or 3.0,
             use_separable_conv=bool(model.use_separable_conv),
             kernel_regularizer=self.l2_regularizer())
         if model.flavor == "tpu":
-            settings.update(pre_nms_top_k=TPU_PRE_NMS_TOP_K, pixel_inclusive_boxes=True)
+            settings.update(TPU_FLAVOR_OPTIONS)
+        if model.aspect_ratios:
+            settings["aspect_ratios"] = model.aspect_ratios
         if convs is not None:
             settings.update(box_num_convs=convs, mask_num_convs=convs)
         if filters is not None:
