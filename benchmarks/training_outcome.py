@@ -373,7 +373,9 @@ def define_flags():
         "coco_dir", None, "COCO-format data (train/, val/); default: the synthetic shapes, "
         "generated into --output_dir.")
     flags.DEFINE_enum("recipe", "sgd", sorted(RECIPES), "The training recipe.")
-    flags.DEFINE_integer("seeds", 3, "Seeds per side (0, 1, ...).")
+    flags.DEFINE_integer("seeds", 3, "Seeds per side (--first_seed, the next, ...).")
+    flags.DEFINE_integer("first_seed", 0, "The first seed: a benchmark run in parts (seed 0 "
+                         "one day, 1 and 2 the next) adds up to the same runs.")
     flags.DEFINE_integer("steps", None, "Training steps (default: the recipe's); the "
                          "learning-rate boundaries scale with it.")
     flags.DEFINE_list("sides", ["ours", "reference"], "ours and/or reference.")
@@ -395,6 +397,8 @@ def main(argv):
             raise app.UsageError(f"--sides takes ours and/or reference; received {side!r}.")
     if FLAGS.seeds < 1:
         raise app.UsageError(f"--seeds must be >= 1; received {FLAGS.seeds}.")
+    if FLAGS.first_seed < 0:
+        raise app.UsageError(f"--first_seed must be >= 0; received {FLAGS.first_seed}.")
     if "reference" in FLAGS.sides:
         from spinenet_tf.convert.model_garden import require_model_garden
 
@@ -413,7 +417,7 @@ def main(argv):
     for commit in FLAGS.ours_at:
         worktree_of(commit, output_dir)  # a bad commit fails before any training
     results = {side: [] for side in sides}
-    for seed in range(FLAGS.seeds):
+    for seed in range(FLAGS.first_seed, FLAGS.first_seed + FLAGS.seeds):
         for side in sides:
             started = time.time()
             print(f"{side}, seed {seed} ...", flush=True)
