@@ -16,11 +16,13 @@ class BatchNormalization(keras.layers.BatchNormalization):
     backwards, plus float32 casts around every layer under a mixed policy.
     In a SpineNet training step on CPU those ops take about a quarter of
     the time (docs/benchmarks.md). The fused kernel computes the batch
-    statistics and the normalisation in one pass. It runs on float32 even
-    under a mixed policy (the activations cast up and the result cast
-    back): oneDNN's bfloat16 batch-norm kernels, forward and backward, took
-    twice as long as its float32 ones on an AMX CPU, more than the casts
-    cost (docs/benchmarks.md).
+    statistics and the normalisation in one pass. Under a mixed policy on a
+    CPU it takes bfloat16 activations only when their channels are a
+    multiple of 16: oneDNN's bfloat16 batch-norm kernels, forward and
+    backward, are 1.3-1.5x faster than its float32 ones there and 2.5-7x
+    slower on other widths (such as SpineNet-Mobile's 8, 24 and 40), so
+    those are cast to float32 for the kernel and the result cast back
+    (docs/benchmarks.md).
 
     The result equals Keras' layer (outputs, gradients and moving statistics
     within float rounding; tests/layers/test_batch_normalization.py): the
@@ -63,11 +65,17 @@ class BatchNormalization(keras.layers.BatchNormalization):
         return tf.cast(outputs, self.compute_dtype)
 
 
+# oneDNN's bfloat16 batch norm is fast on whole blocks of this many channels.
+BFLOAT16_CHANNEL_BLOCK = 16
+
+
 def _kernel_input(inputs):
-    """bfloat16 activations as float32 when no GPU is present (see the class
-    docstring); anything else unchanged."""
+    """bfloat16 activations as float32 when no GPU is present and their
+    channels are not whole blocks of 16 (see the class docstring); anything
+    else unchanged."""
     import tensorflow as tf
 
-    if inputs.dtype == tf.bfloat16 and not tf.config.list_logical_devices("GPU"):
+    if (inputs.dtype == tf.bfloat16 and inputs.shape[-1] % BFLOAT16_CHANNEL_BLOCK != 0
+            and not tf.config.list_logical_devices("GPU")):
         return tf.cast(inputs, "float32")
     return inputs
