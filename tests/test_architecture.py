@@ -1,6 +1,7 @@
 """The package's shape, checked from its source: module-level imports form
-no cycle, no module imports another's private names, export does not
-depend on training, and importing the package changes nothing outside it."""
+no cycle, no module imports another's private names, no model family
+imports another, export does not depend on training, and importing the
+package changes nothing outside it."""
 
 import ast
 import os
@@ -104,6 +105,25 @@ def test_export_does_not_import_training():
                      [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             offenders += [(module, n) for n in names
                           if n.startswith(("spinenet_tf.training", "spinenet_tf.tasks"))]
+    assert not offenders
+
+
+MODEL_FAMILIES = ("spinenet_tf.retinanet", "spinenet_tf.maskrcnn", "spinenet_tf.classifier")
+
+
+def test_model_families_do_not_import_one_another():
+    # What two families share (anchors, box ops, sampling) lives in ops/ or
+    # layers/, so a family can change without reaching into another.
+    offenders = []
+    for module, tree in modules().items():
+        family = next((f for f in MODEL_FAMILIES if module.startswith(f)), None)
+        if family is None:
+            continue
+        for node in ast.walk(tree):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom) else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            offenders += [(module, n) for n in names
+                          if n.startswith(MODEL_FAMILIES) and not n.startswith(family)]
     assert not offenders
 
 

@@ -20,7 +20,7 @@ from spinenet_tf.maskrcnn.rpn_labeler import RPNLabeler
 from spinenet_tf.maskrcnn.sampling_settings import SamplingSettings
 from spinenet_tf.ops.box_ops import detections_to_original, encode_boxes
 from spinenet_tf.ops.distribution import per_replica_share
-from spinenet_tf.retinanet.anchor_generator import (
+from spinenet_tf.ops.anchor_generator import (
     TPU_ASPECT_RATIOS, AnchorGenerator, flatten_multilevel)
 from spinenet_tf.task_model import TaskModelMixin
 

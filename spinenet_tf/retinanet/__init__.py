@@ -1,7 +1,7 @@
 """RetinaNet on SpineNet: model, head, anchors, targets, loss, decoder, the
 TFLite post-processing op and the papers' recipes."""
 
-from spinenet_tf.retinanet.anchor_generator import AnchorGenerator, flatten_multilevel
+from spinenet_tf.ops.anchor_generator import AnchorGenerator, flatten_multilevel
 from spinenet_tf.retinanet.anchor_labeler import AnchorLabeler
 from spinenet_tf.retinanet.detection_decoder import DetectionDecoder
 from spinenet_tf.retinanet.recipes import (

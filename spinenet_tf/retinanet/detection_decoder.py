@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from spinenet_tf.retinanet.anchor_generator import flatten_multilevel
+from spinenet_tf.ops.anchor_generator import flatten_multilevel
 from spinenet_tf.ops.box_ops import clip_boxes, decode_boxes
 from spinenet_tf.ops.nms import per_class_nms
 

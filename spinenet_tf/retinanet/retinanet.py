@@ -7,7 +7,7 @@ from keras import ops
 from spinenet_tf.backbones.feature_levels import backbone_levels
 from spinenet_tf.ops.box_ops import detections_to_original
 from spinenet_tf.ops.distribution import per_replica_share
-from spinenet_tf.retinanet.anchor_generator import (  # TPU_ASPECT_RATIOS: public here too
+from spinenet_tf.ops.anchor_generator import (  # TPU_ASPECT_RATIOS: public here too
     TPU_ASPECT_RATIOS, AnchorGenerator, flatten_multilevel)
 from spinenet_tf.retinanet.anchor_labeler import AnchorLabeler
 from spinenet_tf.retinanet.detection_decoder import DetectionDecoder

@@ -11,7 +11,7 @@ meaningful after conversion: run in TensorFlow it returns placeholders.
 
 import dataclasses
 
-from spinenet_tf.retinanet.anchor_generator import flatten_multilevel
+from spinenet_tf.ops.anchor_generator import flatten_multilevel
 
 # The op's two NMS algorithms (see `TFLitePostProcessConfig.from_decoder`).
 NMS_TYPES = ("fast", "regular")

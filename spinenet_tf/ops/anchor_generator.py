@@ -1,4 +1,5 @@
-"""Multi-level anchor boxes of RetinaNet, laid out as the head predicts them."""
+"""Multi-level anchor boxes, laid out as the heads predict them: shared by
+RetinaNet's head and Mask R-CNN's RPN."""
 
 import numpy as np
 
