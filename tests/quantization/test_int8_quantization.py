@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from spinenet_tf.quantization.int8_quantizer import (
-    float_layer_steps, format_report, quantize_within_budget, write_report)
+    block_of, float_layer_steps, format_report, quantize_within_budget, write_report)
 from spinenet_tf.export.tflite import int8_quantizer
 from spinenet_tf.export.tflite_cli import calibration_images
 from spinenet_tf.layers import ImagePreprocessor
@@ -102,12 +102,43 @@ def test_budget_keeps_the_worst_layers_float_until_it_is_met(detector, quantizer
 
 
 def test_an_unreachable_budget_returns_the_best_file_and_says_so(detector, quantizer):
-    cost = raw_output_error(detector, images_of_sizes([(SIZE, SIZE)], seed=8))
-    _, layers, measured, met = quantize_within_budget(quantizer, cost, budget=-1.0,
-                                                      max_float_layers=2, log=lambda _: None)
+    error = raw_output_error(detector, images_of_sizes([(SIZE, SIZE)], seed=8))
+    measured_costs = []
+
+    def cost(flatbuffer):
+        measured_costs.append(error(flatbuffer))
+        return measured_costs[-1]
+
+    flatbuffer, layers, measured, met = quantize_within_budget(
+        quantizer, cost, budget=-1.0, max_float_layers=2, log=lambda _: None)
     assert not met and len(layers) <= 2
-    assert measured == min(cost(quantizer.quantize(quantizer.worst_layers(n)))
-                           for n in (0, 1, 2))
+    assert len(measured_costs) >= 3  # 0, 1 and 2 layers, then blocks of at most 2
+    assert measured == min(measured_costs) == error(flatbuffer)
+
+
+def test_blocks_of_the_worst_layers_go_float_when_single_layers_are_not_enough(quantizer):
+    # A cost that only the whole block of the worst layer, all its ops
+    # float, brings to zero: what a chain of ops that each requantize the
+    # same error looks like. Single worst layers (at most as many as the
+    # block has ops) do not reach it; the block search does.
+    block = block_of(quantizer.report[0]["layer"])
+    members = [r["tensor_name"] for r in quantizer.report
+               if block_of(r["layer"]) == block and r["tensor_name"]
+               not in quantizer.constant_nodes]
+    assert len(members) > 1 and set(quantizer.worst_layers(len(members))) != set(members)
+
+    def cost(flatbuffer):
+        types = tensor_types(flatbuffer)
+        return float(sum(types[name] == INT8 for name in members))
+
+    log = []
+    _, layers, measured, met = quantize_within_budget(
+        quantizer, cost, budget=0.0, max_float_layers=len(members), log=log.append)
+    assert met and measured == 0.0
+    assert sorted(layers) == sorted(members)
+    assert f"the 1 worst block ({block}: {len(members)} layers)" in log[-1]
+    blocks, names = quantizer.worst_blocks(2, max_ops=len(members))
+    assert blocks == [block] and names == members  # the next block does not fit
 
 
 def test_float_layer_steps_double_up_to_the_limit():
