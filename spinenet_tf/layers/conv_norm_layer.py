@@ -106,8 +106,9 @@ class ConvNormFactory:
         )
         return self._last_conv
 
-    def depthwise_conv(self, kernel_size=3, strides=1, name=None):
-        # Depthwise kernels are not regularized, as in the reference.
+    def depthwise_conv(self, kernel_size=3, strides=1, name=None, initializer=None):
+        """A depthwise conv; `initializer` (default: the factory's) for its
+        kernel. Depthwise kernels are not regularized, as in the reference."""
         fixed, padding = self._padding(strides)
         layer_class = conv_class(True, self.form.fake_quantizes, fixed)
         self._last_conv = layer_class(
@@ -115,7 +116,8 @@ class ConvNormFactory:
             strides=strides,
             padding=padding,
             use_bias=self.form.folds_batch_norm,
-            depthwise_initializer=self.initializer(),
+            depthwise_initializer=(self.initializer() if initializer is None
+                                   else keras.initializers.get(initializer)),
             dtype=self.dtype,
             name=name,
         )

@@ -77,6 +77,35 @@ def test_transferred_weights_give_model_garden_outputs(builder, model_id, activa
         assert max_abs_difference(received[f"P{level}"], expected[str(level)]) < 1e-4
 
 
+def _kind(path):
+    """A weight's kind: its layer and weight names without numbers
+    ("downsample_depthwise/kernel" for "block3_resample1/downsample2_depthwise/kernel")."""
+    return "".join(c for c in "/".join(path.split("/")[-2:]) if not c.isdigit())
+
+
+@pytest.mark.parametrize("builder,model_id", [(SpineNet, "49S"), (SpineNetMobile, "49")])
+def test_initial_weights_are_drawn_as_model_garden_draws_them(builder, model_id):
+    # Parity with transferred weights cannot see initializers; training from
+    # scratch can. Each kind of kernel starts with the spread of the
+    # reference's (median over its kernels; a wrong initializer is 0.7x or
+    # 1.4x, sampling noise a few percent).
+    import numpy as np
+
+    ours = builder(model_id, input_shape=SQUARE)
+    reference = convert.build_model_garden_backbone(ours)
+    initial = {w.path: np.asarray(w) for w in ours.weights}
+    convert.transfer_model_garden_weights(reference, ours)  # ours now holds theirs
+    ratios = {}
+    for weight in ours.weights:
+        theirs = np.asarray(weight)
+        if theirs.ndim >= 2 and theirs.std() > 0:
+            ratios.setdefault(_kind(weight.path), []).append(
+                initial[weight.path].std() / theirs.std())
+    medians = {kind: float(np.median(r)) for kind, r in ratios.items()}
+    assert len(medians) >= 3
+    assert {k: round(m, 2) for k, m in medians.items() if not 0.85 < m < 1.18} == {}
+
+
 @pytest.mark.parametrize("builder,model_id,how", [
     (SpineNet, "49S", "save"), (SpineNetMobile, "49XS", "write")])
 def test_checkpoint_written_by_model_garden_loads(builder, model_id, how, tmp_path):
