@@ -24,6 +24,9 @@ from spinenet_tf.testing import (
     detection_rows, images_of_sizes, keras_detections, tiny_detector)
 
 
+MAX_DETECTIONS = 100  # the detector's default
+
+
 def directory_size(path):
     return sum(os.path.getsize(os.path.join(root, name))
                for root, _, names in os.walk(path) for name in names)
@@ -46,6 +49,19 @@ def served_rows(signature, image):
                                  out["detection_classes"][0, :count].numpy())
 
 
+def assert_same_detections(received, expected, atol=2e-3):
+    """Equal sets of (score, class, box) rows, except among the rows tied
+    with the lowest score when the detections are cut at their maximum:
+    which of those tied candidates make the cut is arbitrary (bfloat16
+    scores of random weights tie often); there only the count must agree."""
+    assert len(received) == len(expected) > 0
+    if len(expected) == MAX_DETECTIONS:
+        cut = expected[:, 0].min()
+        received = received[received[:, 0] > cut + atol]
+        expected = expected[expected[:, 0] > cut + atol]
+    np.testing.assert_allclose(received, expected, atol=atol)
+
+
 def test_folded_float32_saved_model_gives_the_keras_models_detections(detector, tmp_path):
     folded = inference_model(detector)
     path = export_saved_model(folded, str(tmp_path / "float32"))
@@ -56,9 +72,8 @@ def test_folded_float32_saved_model_gives_the_keras_models_detections(detector, 
     serve = tf.saved_model.load(path).signatures["serving_default"]
     for image in images_of_sizes([(128, 128), (100, 160), (200, 90)], seed=5):
         expected = detection_rows(*keras_detections(detector, image))  # unfolded
-        count, received = served_rows(serve, image)
-        assert count == len(expected) > 0
-        np.testing.assert_allclose(received, expected, atol=2e-3)
+        _, received = served_rows(serve, image)
+        assert_same_detections(received, expected)
 
 
 def test_bfloat16_saved_model_serves_the_bfloat16_form(detector, synthetic_data, tmp_path):
@@ -70,9 +85,8 @@ def test_bfloat16_saved_model_serves_the_bfloat16_form(detector, synthetic_data,
     serve = tf.saved_model.load(path).signatures["serving_default"]
     for image in images_of_sizes([(128, 128), (100, 160)], seed=6):
         expected = detection_rows(*keras_detections(fast, image))
-        count, received = served_rows(serve, image)
-        assert count == len(expected) > 0
-        np.testing.assert_allclose(received, expected, atol=2e-3)
+        _, received = served_rows(serve, image)
+        assert_same_detections(received, expected)
     # --verify's check runs and reports against the float32 Keras model.
     folder = os.path.join(synthetic_data, "val")
     coco = load_coco(os.path.join(folder, "annotations.json"), os.path.join(folder, "images"))
