@@ -27,9 +27,12 @@ Recipes (`RECIPES`):
 * `sgd` (default): RetinaNet SpineNet-Mobile-49S at 384 (the COCO recipe's
   head, activation, stochastic depth and losses) on the synthetic shapes at
   384 px, batch 8, SGD with momentum 0.9 and linear warm-up, scale jitter
-  0.5-2.0 and flips; 500 steps. On 2 CPU cores (Intel Xeon with AMX) ours
-  took 2.6 s a step, 22.5 minutes a run with its evaluation: 3 seeds of
-  both sides take over two hours (`--seeds 1` or fewer `--steps` for less).
+  0.5-2.0 and flips; 500 steps. On 2 CPU cores a run with its evaluation
+  took 22.5 minutes on an Intel Xeon with AMX (2.6 s a step) and 8-12 on an
+  AMD EPYC (1.0-1.4 s): 3 seeds of both sides take one to two hours
+  (`--seeds 1`, `--first_seed` or fewer `--steps` for less). It learns
+  little in 500 steps (AP 0.003-0.09), so seeds scatter widely
+  (docs/benchmarks.md).
 * `demo`: the demo's model and Adam recipe (`spinenet-demo`: Mobile-49XS at
   128, batch 16, 600 steps; the reference with Model Garden's Adam and the
   same clipping and schedule).
