@@ -19,10 +19,10 @@ class BatchNormalization(keras.layers.BatchNormalization):
     statistics and the normalisation in one pass. Under a mixed policy on a
     CPU it takes bfloat16 activations only when their channels are a
     multiple of 16: oneDNN's bfloat16 batch-norm kernels, forward and
-    backward, are 1.3-1.5x faster than its float32 ones there and 2.5-7x
-    slower on other widths (such as SpineNet-Mobile's 8, 24 and 40), so
-    those are cast to float32 for the kernel and the result cast back
-    (docs/benchmarks.md).
+    backward, take 0.64-0.82x the time of its float32 ones with the casts
+    there, and 2.7-7x on other widths (such as SpineNet-Mobile's 8, 24 and
+    40), which are therefore cast to float32 for the kernel and the result
+    cast back (docs/benchmarks.md).
 
     The result equals Keras' layer (outputs, gradients and moving statistics
     within float rounding; tests/layers/test_batch_normalization.py): the
