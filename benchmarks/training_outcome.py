@@ -51,6 +51,7 @@ an interrupted bisection resumes. `--sides=` (empty) trains only those.
 largest category id + 1). Needs the `garden` extra.
 """
 
+import ast
 import json
 import os
 import statistics
@@ -94,6 +95,43 @@ RECIPES = {
 }
 
 
+def recipe_with(recipe, settings):
+    """The recipe with `key=value` settings (`--set`): values read as Python
+    literals (`0.02`, `None`, `(0.8, 1.25)`), each key one the recipe has and
+    each value of its kind, so a typo fails before an hour of training."""
+    recipe = dict(recipe)
+    for setting in settings:
+        key, separator, text = setting.partition("=")
+        key = key.strip()
+        if not separator or key not in recipe:
+            raise app.UsageError(f"--set takes key=value with a key of the recipe "
+                                 f"({', '.join(sorted(recipe))}); received {setting!r}.")
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError) as error:
+            raise app.UsageError(f"--set {key}: {text!r} is not a Python literal "
+                                 f"(0.02, None, (0.8, 1.25), 'sgd'): {error}.") from error
+        old = recipe[key]
+        numbers = (int, float)
+        same_kind = (value is None or old is None or type(value) is type(old)
+                     or (isinstance(value, numbers) and isinstance(old, numbers)
+                         and not isinstance(value, bool) and not isinstance(old, bool)))
+        if not same_kind:
+            raise app.UsageError(f"--set {key}: the recipe's value is {old!r}; received "
+                                 f"{value!r}, of another kind.")
+        recipe[key] = value
+    return recipe
+
+
+def run_name(recipe_name, settings):
+    """The recipe's name and its `--set` values, as a folder name: runs of
+    other settings never read or overwrite each other's."""
+    suffix = "".join("_" + "".join(c if c.isalnum() or c in ".-" else "-"
+                                   for c in setting.replace(" ", ""))
+                     for setting in settings)
+    return recipe_name + suffix
+
+
 def schedule(recipe, steps):
     """Boundaries and values of the step-wise schedule (x0.1 at each)."""
     boundaries = [int(round(fraction * steps)) for fraction in recipe["decay_at"]]
@@ -107,7 +145,8 @@ def data_folders(coco_dir, output_dir, recipe):
     if coco_dir is None:
         from spinenet_tf.data import synthetic
 
-        coco_dir = os.path.join(output_dir, f"synthetic_{recipe['image_size']}")
+        coco_dir = os.path.join(output_dir, f"synthetic_{recipe['image_size']}"
+                                f"_min{recipe['synthetic_min_side']}")
         if not os.path.exists(os.path.join(coco_dir, "val", "annotations.json")):
             synthetic.generate(coco_dir, 800, 100, image_size=recipe["image_size"],
                                min_side=recipe["synthetic_min_side"])
@@ -332,11 +371,16 @@ def evaluate_reference(reference, recipe, folders, num_classes, steps):
 
 
 def tfrecords_of(folders, output_dir):
-    """The training split as TFRecords in Model Garden's schema (once)."""
+    """The training split as TFRecords in Model Garden's schema (once for
+    each training folder)."""
+    import hashlib
+
     from spinenet_tf.data.coco import load_coco
     from spinenet_tf.data.tfrecords import write_tfrecords
 
-    prefix = os.path.join(output_dir, "tfrecords", "train")
+    folder = os.path.dirname(os.path.abspath(folders["train"][0]))
+    key = hashlib.sha1(folder.encode()).hexdigest()[:10]
+    prefix = os.path.join(output_dir, "tfrecords", f"train_{key}")
     pattern = prefix + "-*.tfrecord"
     if not os.path.exists(prefix + "-00000-of-00001.tfrecord"):
         write_tfrecords(load_coco(*folders["train"]), prefix)
@@ -376,6 +420,9 @@ def define_flags():
         "coco_dir", None, "COCO-format data (train/, val/); default: the synthetic shapes, "
         "generated into --output_dir.")
     flags.DEFINE_enum("recipe", "sgd", sorted(RECIPES), "The training recipe.")
+    flags.DEFINE_multi_string(
+        "set", [], "A recipe value, key=value (a Python literal), e.g. --set "
+        "learning_rate=0.02 --set 'aug_scale=(0.8, 1.25)'; repeatable.")
     flags.DEFINE_integer("seeds", 3, "Seeds per side (--first_seed, the next, ...).")
     flags.DEFINE_integer("first_seed", 0, "The first seed: a benchmark run in parts (seed 0 "
                          "one day, 1 and 2 the next) adds up to the same runs.")
@@ -407,15 +454,19 @@ def main(argv):
 
         require_model_garden()
     print(hardware_line(), flush=True)  # CPU model, cores, cpu_flags (AVX-512, AMX)
-    recipe = RECIPES[FLAGS.recipe]
+    recipe = recipe_with(RECIPES[FLAGS.recipe], FLAGS.set)
     steps = FLAGS.steps or recipe["steps"]
     output_dir = os.path.abspath(FLAGS.output_dir)
     folders = data_folders(FLAGS.coco_dir, output_dir, recipe)
     num_classes = num_classes_of(folders["train"][0])
-    print(f"Recipe {FLAGS.recipe}: RetinaNet {recipe['backbone']} @{recipe['image_size']}, "
-          f"batch {recipe['batch_size']}, {steps} {recipe['optimizer']} steps, "
-          f"schedule {schedule(recipe, steps)}, scale jitter {recipe['aug_scale']}; "
+    settings = f" with {', '.join(FLAGS.set)}" if FLAGS.set else ""
+    print(f"Recipe {FLAGS.recipe}{settings}: RetinaNet {recipe['backbone']} "
+          f"@{recipe['image_size']}, batch {recipe['batch_size']}, {steps} "
+          f"{recipe['optimizer']} steps, schedule {schedule(recipe, steps)} after "
+          f"{recipe['warmup_steps']} warm-up steps, clipnorm {recipe['global_clipnorm']}, "
+          f"scale jitter {recipe['aug_scale']}, stochastic depth {recipe['stochastic_depth']}; "
           f"{num_classes} classes; data {os.path.dirname(folders['train'][0])}", flush=True)
+    name = run_name(FLAGS.recipe, FLAGS.set)
     sides = list(FLAGS.sides) + [f"ours@{commit}" for commit in FLAGS.ours_at]
     for commit in FLAGS.ours_at:
         worktree_of(commit, output_dir)  # a bad commit fails before any training
@@ -428,11 +479,11 @@ def main(argv):
                 commit = side[len("ours@"):]
                 full = worktree_of(commit, output_dir)[1]
                 run_dir = os.path.join(output_dir,
-                                       f"ours_at_{full[:12]}_{FLAGS.recipe}_{steps}_steps_seed{seed}")
+                                       f"ours_at_{full[:12]}_{name}_{steps}_steps_seed{seed}")
                 metrics = train_ours_at(commit, recipe, folders, num_classes, steps, seed,
                                         run_dir, output_dir)
             elif side == "ours":
-                run_dir = os.path.join(output_dir, f"ours_{FLAGS.recipe}_seed{seed}")
+                run_dir = os.path.join(output_dir, f"ours_{name}_{steps}_steps_seed{seed}")
                 metrics = train_ours(recipe, folders, num_classes, steps, seed, run_dir)
             else:
                 reference = train_reference(recipe, tfrecords_of(folders, output_dir),
@@ -443,9 +494,9 @@ def main(argv):
             print(f"{side}, seed {seed}: AP {metrics['AP']:.3f}, AP50 {metrics['AP50']:.3f} "
                   f"({metrics['minutes']:.1f} min)", flush=True)
             if FLAGS.json:  # after every run: a long benchmark keeps what it measured
-                write_json(FLAGS.json, recipe_name=FLAGS.recipe, steps=steps, results=results)
+                write_json(FLAGS.json, recipe_name=name, steps=steps, results=results)
     summary = summarise(results)
-    print(f"\n{hardware_line()}\nRecipe {FLAGS.recipe}, {steps} steps, "
+    print(f"\n{hardware_line()}\nRecipe {name}, {steps} steps, "
           f"{FLAGS.seeds} seed(s) a side:")
     for side in sides:
         runs = ", ".join(f"{r['AP']:.3f}/{r['AP50']:.3f}" for r in results[side])

@@ -116,3 +116,36 @@ def test_ours_at_an_unknown_commit_is_a_usage_error(outcome, tmp_path):
 
     with pytest.raises(app.UsageError, match="'no-such-commit' is not a commit"):
         outcome.worktree_of("no-such-commit", str(tmp_path))
+
+
+def test_set_changes_recipe_values_of_their_kind(outcome):
+    recipe = outcome.recipe_with(outcome.RECIPES["sgd"], [
+        "learning_rate=0.02", "aug_scale=(0.8, 1.25)", "stochastic_depth=None",
+        "global_clipnorm=10.0", "steps=300"])
+    assert recipe["learning_rate"] == 0.02 and recipe["aug_scale"] == (0.8, 1.25)
+    assert recipe["stochastic_depth"] is None and recipe["global_clipnorm"] == 10.0
+    assert recipe["steps"] == 300
+    assert outcome.RECIPES["sgd"]["learning_rate"] == 0.08  # the recipe itself is kept
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("learning_rat=0.02", "key=value with a key of the recipe"),
+    ("learning_rate", "key=value with a key of the recipe"),
+    ("learning_rate=fast", "not a Python literal"),
+    ("aug_scale=0.5", "of another kind"),
+    ("use_separable_conv=1", "of another kind"),
+])
+def test_a_bad_setting_is_a_usage_error_that_names_it(outcome, setting, message):
+    from absl import app
+
+    with pytest.raises(app.UsageError, match=message) as error:
+        outcome.recipe_with(outcome.RECIPES["sgd"], [setting])
+    assert repr(setting.split("=")[0]) in str(error.value) or setting.split("=")[0] in str(error.value)
+
+
+def test_runs_of_other_settings_have_other_folders(outcome):
+    assert outcome.run_name("sgd", []) == "sgd"
+    names = {outcome.run_name("sgd", ["learning_rate=0.02"]),
+             outcome.run_name("sgd", ["learning_rate=0.04"]),
+             outcome.run_name("sgd", ["aug_scale=(0.8, 1.25)"])}
+    assert len(names) == 3 and all("/" not in name and " " not in name for name in names)
