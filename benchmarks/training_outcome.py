@@ -3,8 +3,8 @@ tf-models-official trained on the same COCO-format data with the same
 recipe, budget and evaluation, for several seeds each.
 
     python benchmarks/training_outcome.py [--coco_dir DIR] [--recipe sgd|demo|demo_sgd] \\
-        [--seeds 3] [--steps N] [--sides ours,reference] [--ours_at COMMIT,...] \\
-        [--output_dir DIR] [--json out.json]
+        [--set key=value ...] [--seeds 3] [--first_seed 0] [--steps N] \\
+        [--sides ours,reference] [--ours_at COMMIT,...] [--output_dir DIR] [--json out.json]
 
 * ours: `spinenet_tf.training.Trainer` on the config the recipe gives
   (`spinenet-train` with those `--set` values), its own input pipeline
@@ -45,6 +45,10 @@ own train.py and package (a git worktree under --output_dir, run in a
 subprocess), on the same data and recipe: sides `ours@COMMIT`. A run whose
 folder already holds its metrics.json is read instead of trained again, so
 an interrupted bisection resumes. `--sides=` (empty) trains only those.
+
+`--set key=value` changes one value of the recipe for both sides (a key of
+`RECIPES`, a Python literal of the same kind: `--set learning_rate=0.02
+--set 'aug_scale=(0.8, 1.25)'`); runs of other settings get other folders.
 
 `--coco_dir` takes any folder with `train/annotations.json`,
 `train/images`, `val/annotations.json`, `val/images` (a class count of the
