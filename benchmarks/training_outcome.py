@@ -31,14 +31,16 @@ Recipes (`RECIPES`):
   took 22.5 minutes on an Intel Xeon with AMX (2.6 s a step) and 8-12 on an
   AMD EPYC (1.0-1.4 s): 3 seeds of both sides take one to two hours
   (`--seeds 1`, `--first_seed` or fewer `--steps` for less). It learns
-  little in 500 steps (AP 0.003-0.09), so seeds scatter widely
-  (docs/benchmarks.md).
+  little in 500 steps (AP 0.002-0.09), so seeds scatter widely and a
+  ratio of three seeds does not read (docs/benchmarks.md).
 * `demo`: the demo's model and Adam recipe (`spinenet-demo`: Mobile-49XS at
   128, batch 16, 600 steps; the reference with Model Garden's Adam and the
   same clipping and schedule).
 * `demo_sgd`: the demo's model on the SGD recipe the demo had before the
-  training-speed change (lr 0.08, 1600 steps): a recipe every commit since
-  the first figures can train, for the bisection.
+  training-speed change (lr 0.08, 1600 steps, scale jitter 0.8-1.25): a
+  recipe every commit since the first figures can train, for the
+  bisection, and the SGD recipe that trains far enough (AP 0.45-0.62) in
+  about 6 minutes a run for three seeds a side to give a ratio.
 
 `--ours_at` trains given commits of this repository as well, each with its
 own train.py and package (a git worktree under --output_dir, run in a
