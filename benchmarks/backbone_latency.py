@@ -3,7 +3,7 @@
     python benchmarks/backbone_latency.py [--runs 15] [--batch_sizes 1,8] [--json out.json]
 
 For SpineNet-49 @640, SpineNet-49S @640 and SpineNet-Mobile-49 @384, one
-process, same weights everywhere (copied with `spinenet_tf.convert`, batch
+process, same weights everywhere (copied with `backbones.model_garden_twin`, batch
 norm statistics randomised so that folding has something to fold), each
 row a `tf.function`, timed in turn (one of each, again, ...), medians:
 
@@ -12,7 +12,7 @@ row a `tf.function`, timed in turn (one of each, again, ...), medians:
 * tf-models-official float32, and with tf_keras' `mixed_bfloat16` policy.
 
 Every row prints its time, its ratio to tf-models-official float32, the
-GFLOP/s it achieves (2 x multiply-adds of `spinenet_tf.model_complexity`)
+GFLOP/s it achieves (2 x multiply-adds of `spinenet_tf.utils.model_complexity`)
 and that as a share of this machine's measured bfloat16 3x3-conv peak. The
 header gives the CPU flags and the measured fp32 and bf16 conv throughput.
 Needs the `garden` extra.
@@ -26,11 +26,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
+from latency_table import interleaved_medians, model_garden_twins, print_hardware, print_rows, quiet  # noqa: E402
 
-from latency_table import (  # noqa: E402
-    interleaved_medians, model_garden_twins, print_hardware, print_rows, quiet)
 from spinenet_tf import SpineNet, SpineNetMobile, convert, inference_model  # noqa: E402
-from spinenet_tf.model_complexity import count_macs  # noqa: E402
+from spinenet_tf.utils.model_complexity import count_macs  # noqa: E402
 
 RUNS = flags.DEFINE_integer("runs", 15, "Timed runs per row.")
 WARMUP = flags.DEFINE_integer("warmup", 3, "Untimed runs per row.")

@@ -67,12 +67,12 @@ def fine_tune(run_dir, steps, learning_rate):
 
 
 def measure(run_dir):
-    from spinenet_tf.training.checkpoints import load_model_dir
     from spinenet_tf.config import load_config
-    from spinenet_tf.quantization.int8_quantizer import quantize_within_budget
     from spinenet_tf.export.tflite import int8_quantizer
-    from spinenet_tf.export.tflite_cli import calibration_images
-    from spinenet_tf.tasks import task_for_config
+    from spinenet_tf.export.tflite_export import calibration_images
+    from spinenet_tf.models.base import task_for_config
+    from spinenet_tf.quantization.int8_quantizer import quantize_within_budget
+    from spinenet_tf.training.checkpoints import load_model_dir
 
     task = task_for_config(load_config(os.path.join(run_dir, "config.yaml")))
     model, _ = load_model_dir(run_dir)
@@ -113,7 +113,7 @@ def measure(run_dir):
 
 def main(argv):
     del argv
-    from spinenet_tf.hardware import cpu_flags, hardware_line
+    from spinenet_tf.utils.hardware import cpu_flags, hardware_line
 
     print(hardware_line())
     model_name, cpu = cpu_flags()

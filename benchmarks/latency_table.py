@@ -7,8 +7,8 @@ import time
 
 import tensorflow as tf
 
-from spinenet_tf.hardware import conv_gflops, cpu_flags, hardware_line
-from spinenet_tf.testing import randomize_batch_norm
+from spinenet_tf.utils.batch_norm_statistics import randomize_batch_norm
+from spinenet_tf.utils.hardware import conv_gflops, cpu_flags, hardware_line
 
 POLICIES = ("float32", "mixed_bfloat16")
 REFERENCE = "TFM float32"

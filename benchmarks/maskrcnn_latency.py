@@ -4,7 +4,7 @@
 
 Mask R-CNN on SpineNet-49 @640 (the `maskrcnn_spinenet_coco` recipe, 91
 classes), same weights on both sides (copied by
-`spinenet_tf.convert.transfer_model_garden_maskrcnn_weights`; batch norm
+`spinenet_tf.rcnn.model_garden_twin.transfer_model_garden_two_stage_weights`; batch norm
 statistics randomised; the box head's class bias raised so that the
 detection generator has candidates, as a trained model would). Timed, one
 process, in turn, medians: normalised images in, detections and their
@@ -31,14 +31,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
-
 from latency_table import (  # noqa: E402
-    REFERENCE, interleaved_medians, model_garden_twins, print_hardware, print_rows, quiet,
-    timed_forms)
+    REFERENCE,
+    interleaved_medians,
+    model_garden_twins,
+    print_hardware,
+    print_rows,
+    quiet,
+    timed_forms,
+)
+
 from spinenet_tf import MaskRCNN  # noqa: E402
-from spinenet_tf.convert.model_garden_maskrcnn import (  # noqa: E402
-    build_model_garden_maskrcnn, transfer_model_garden_maskrcnn_weights)
-from spinenet_tf.model_complexity import count_macs  # noqa: E402
+from spinenet_tf.rcnn.model_garden_twin import (  # noqa: E402
+    build_model_garden_two_stage_detector,
+    transfer_model_garden_two_stage_weights,
+)
+from spinenet_tf.utils.model_complexity import count_macs  # noqa: E402
 
 RUNS = flags.DEFINE_integer("runs", 5, "Timed runs per row.")
 WARMUP = flags.DEFINE_integer("warmup", 1, "Untimed runs per row.")
@@ -67,8 +75,8 @@ def main(argv):
     size = IMAGE_SIZE.value
     print(f"tf.function graph, medians of {RUNS.value} interleaved runs")
     ours = MaskRCNN.from_variant(VARIANT.value, num_classes=91, image_size=size)
-    references = model_garden_twins(ours, build_model_garden_maskrcnn,
-                                    transfer_model_garden_maskrcnn_weights,
+    references = model_garden_twins(ours, build_model_garden_two_stage_detector,
+                                    transfer_model_garden_two_stage_weights,
                                     prepare=raise_class_bias)
     functions, _ = timed_forms(ours, references, float(size), OUTPUT_KEYS)
     macs = count_macs(ours.backbone)

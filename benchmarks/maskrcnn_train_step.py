@@ -4,7 +4,7 @@
         [--profile "ours mixed_bfloat16,TFM mixed_bfloat16"]
 
 Mask R-CNN on SpineNet-49 @640 (the `maskrcnn_spinenet_coco` recipe, 91
-classes), same weights on both sides (`transfer_model_garden_maskrcnn_weights`),
+classes), same weights on both sides (`transfer_model_garden_two_stage_weights`),
 the same images and ground truth (boxes, classes and 112 x 112 mask crops).
 One training step each, timed in turn in one process, medians: forward in
 training mode (proposals, ROI sampling, mask sampling), the five losses,
@@ -29,12 +29,20 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
-
 from latency_table import (  # noqa: E402
-    POLICIES, REFERENCE, interleaved_medians, model_garden_twins, print_hardware, quiet)
+    POLICIES,
+    REFERENCE,
+    interleaved_medians,
+    model_garden_twins,
+    print_hardware,
+    quiet,
+)
+
 from spinenet_tf import MaskRCNN  # noqa: E402
-from spinenet_tf.convert.model_garden_maskrcnn import (  # noqa: E402
-    build_model_garden_maskrcnn, transfer_model_garden_maskrcnn_weights)
+from spinenet_tf.rcnn.model_garden_twin import (  # noqa: E402
+    build_model_garden_two_stage_detector,
+    transfer_model_garden_two_stage_weights,
+)
 
 RUNS = flags.DEFINE_integer("runs", 5, "Timed steps per row.")
 WARMUP = flags.DEFINE_integer("warmup", 1, "Untimed steps per row (tracing included).")
@@ -142,8 +150,8 @@ def main(argv):
     size, batch = IMAGE_SIZE.value, BATCH_SIZE.value
     images, boxes, classes, masks = ground_truth(batch, size, BOXES.value)
     ours = {"float32": MaskRCNN.from_variant(VARIANT.value, image_size=size)}
-    references = model_garden_twins(ours["float32"], build_model_garden_maskrcnn,
-                                    transfer_model_garden_maskrcnn_weights)
+    references = model_garden_twins(ours["float32"], build_model_garden_two_stage_detector,
+                                    transfer_model_garden_two_stage_weights)
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         ours["mixed_bfloat16"] = MaskRCNN.from_variant(VARIANT.value, image_size=size)

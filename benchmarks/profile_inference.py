@@ -17,11 +17,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
-
 from latency_table import op_type_stats, print_op_table, quiet  # noqa: E402
+
 from spinenet_tf import SpineNet, SpineNetMobile, inference_model  # noqa: E402
-from spinenet_tf.hardware import hardware_line  # noqa: E402
-from spinenet_tf.testing import randomize_batch_norm  # noqa: E402
+from spinenet_tf.utils.batch_norm_statistics import randomize_batch_norm  # noqa: E402
+from spinenet_tf.utils.hardware import hardware_line  # noqa: E402
 
 MODEL = flags.DEFINE_string("model", "49S", "49S, 49, ... or Mobile-49, Mobile-49S, ...")
 PRECISION = flags.DEFINE_enum("precision", "bfloat16", ["as_built", "float32", "bfloat16"],

@@ -24,9 +24,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
-
 from latency_table import op_type_stats, print_op_table, quiet  # noqa: E402
-from spinenet_tf.hardware import hardware_line  # noqa: E402
+
+from spinenet_tf.utils.hardware import hardware_line  # noqa: E402
 
 MODEL = flags.DEFINE_enum("model", "demo", ["demo", "49S", "Mobile-49"], "Which model.")
 PRECISION = flags.DEFINE_enum("train_precision", "float32", ["float32", "bfloat16"],
@@ -43,10 +43,10 @@ def experiment(model, data_dir):
 
     config = demo_config(data_dir)
     if model != "demo":
-        from spinenet_tf.retinanet import RETINANET_CONFIGS
+        from spinenet_tf.models.retinanet import VARIANT_SETTINGS
 
         variant = {"49S": "spinenet-49s", "Mobile-49": "spinenet-mobile-49"}[model]
-        recipe = RETINANET_CONFIGS[variant]
+        recipe = VARIANT_SETTINGS[variant]
         config.model.backbone, config.model.image_size = variant, [384, 384]
         config.model.head_num_filters = recipe.head_num_filters
         config.model.anchor_size, config.model.num_classes = 3.0, 91
@@ -60,7 +60,7 @@ def main(argv):
     print(hardware_line())  # CPU model and cpu_flags (AVX-512 BF16, AMX)
     from spinenet_tf.data import synthetic
     from spinenet_tf.layers import BatchNormalization
-    from spinenet_tf.tasks import task_for_config
+    from spinenet_tf.models.base import task_for_config
     from spinenet_tf.training.trainer import build_compiled_model
 
     if BATCH_NORM.value == "keras":

@@ -4,7 +4,7 @@
 
 RetinaNet on SpineNet-49 @640, SpineNet-49S @640 and SpineNet-Mobile-49
 @384 (91 classes, each recipe's head), same weights on both sides (copied
-by `spinenet_tf.convert`; batch norm statistics randomised; the class bias
+by the Model Garden twins (`models.retinanet.model_garden_twin`); batch norm statistics randomised; the class bias
 raised so that NMS has candidates, as a trained model would). Timed, one
 process, in turn, medians: normalised images in, detections out (model,
 box decoding and NMS with the same pre-NMS top-k, thresholds and 100
@@ -30,12 +30,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
-
 from latency_table import (  # noqa: E402
-    REFERENCE, interleaved_medians, model_garden_twins, print_hardware, print_rows, quiet,
-    timed_forms)
+    REFERENCE,
+    interleaved_medians,
+    model_garden_twins,
+    print_hardware,
+    print_rows,
+    quiet,
+    timed_forms,
+)
+
 from spinenet_tf import RetinaNet, convert  # noqa: E402
-from spinenet_tf.model_complexity import count_macs  # noqa: E402
+from spinenet_tf.utils.model_complexity import count_macs  # noqa: E402
 
 RUNS = flags.DEFINE_integer("runs", 10, "Timed runs per row.")
 WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed runs per row.")
@@ -59,7 +65,7 @@ def raise_class_bias(reference):
 
 def tflite_function(model):
     from spinenet_tf.export import convert_to_tflite
-    from spinenet_tf.export.detectors import TFLiteDetector
+    from spinenet_tf.export.exported_detectors import TFLiteDetector
 
     detector = TFLiteDetector(convert_to_tflite(model, "fp32"), model.preprocessor,
                               threads=2)

@@ -55,8 +55,9 @@ def latency(runs, warmup):
     from spinenet_tf import RetinaNet, convert
     from spinenet_tf.data import synthetic
     from spinenet_tf.data.coco import load_coco
+    from spinenet_tf.data.image_files import load_image
+    from spinenet_tf.export.exported_detectors import TFLiteDetector
     from spinenet_tf.export.tflite import convert_to_tflite
-    from spinenet_tf.export.detectors import TFLiteDetector, load_image
 
     ours = RetinaNet.from_variant("spinenet-mobile-49", num_classes=91, image_size=SIZE)
     reference = convert.build_model_garden_retinanet(ours)
@@ -95,10 +96,10 @@ def latency(runs, warmup):
 def ap_drop(model_dir):
     from spinenet_tf.config import load_config
     from spinenet_tf.evaluation import keras_detect
-    from spinenet_tf.export.detectors import TFLiteDetector
+    from spinenet_tf.export.exported_detectors import TFLiteDetector
     from spinenet_tf.export.tflite import convert_to_tflite
-    from spinenet_tf.export.tflite_cli import calibration_images
-    from spinenet_tf.tasks import task_for_config
+    from spinenet_tf.export.tflite_export import calibration_images
+    from spinenet_tf.models.base import task_for_config
     from spinenet_tf.training.checkpoints import CONFIG_FILE, load_model_dir
 
     model, _ = load_model_dir(model_dir)
@@ -121,7 +122,7 @@ def ap_drop(model_dir):
 
 def main(argv):
     del argv
-    from spinenet_tf.hardware import hardware_line
+    from spinenet_tf.utils.hardware import hardware_line
 
     print(hardware_line(), flush=True)  # CPU model, cores, cpu_flags (AVX-512, AMX)
     machine = (f"{platform.processor() or platform.machine()}, "

@@ -6,7 +6,7 @@ bfloat16, one process.
 RetinaNet SpineNet-49S @384 and SpineNet-Mobile-49 @384 (91 classes, each
 recipe's head), batch 8, SGD with momentum, one device. For each model, all
 sides train on the same batch with the same ground truth (the reference
-gets the per-anchor targets of `spinenet_tf.retinanet.AnchorLabeler`, equal
+gets the per-anchor targets of `spinenet_tf.models.retinanet.AnchorLabeler`, equal
 to its own labeler, tested, made once outside the step; ours encodes them
 inside its step, as `fit` does):
 
@@ -49,7 +49,7 @@ VARIANTS = {"49S": "spinenet-49s", "Mobile-49": "spinenet-mobile-49"}
 
 def _batch():
     """A fixed batch: images and per-anchor targets from random boxes."""
-    from spinenet_tf.retinanet import AnchorGenerator, AnchorLabeler
+    from spinenet_tf.models.retinanet import AnchorGenerator, AnchorLabeler
 
     rng = np.random.default_rng(0)
     images = rng.normal(size=(BATCH, SIZE, SIZE, 3)).astype("float32")
@@ -97,9 +97,9 @@ def _reference(variant, images, targets, generator, policy):
     from official.vision.configs import retinanet as retinanet_cfg
     from official.vision.tasks import retinanet as retinanet_task
 
-    from spinenet_tf.retinanet import RETINANET_CONFIGS
+    from spinenet_tf.models.retinanet import VARIANT_SETTINGS
 
-    recipe = RETINANET_CONFIGS[variant]
+    recipe = VARIANT_SETTINGS[variant]
     if variant.startswith("spinenet-mobile"):
         task_config = retinanet_cfg.retinanet_spinenet_mobile_coco().task
         task_config.model.backbone.spinenet_mobile.model_id = variant.split("-")[-1].upper()
@@ -191,7 +191,7 @@ def _sides(name, images, ground_truth, targets, generator):
 
 def main(argv):
     del argv
-    from spinenet_tf.hardware import hardware_line
+    from spinenet_tf.utils.hardware import hardware_line
 
     print(hardware_line(), flush=True)  # CPU model, cores, cpu_flags (AVX-512, AMX)
     images, ground_truth, targets, generator = _batch()

@@ -367,7 +367,7 @@ def reference_detect(reference):
 def evaluate_reference(reference, recipe, folders, num_classes, steps):
     """COCO AP of the reference on our evaluation data (same images and
     geometry as ours)."""
-    from spinenet_tf.tasks import task_for_config
+    from spinenet_tf.models.base import task_for_config
 
     config = our_config(recipe, folders, num_classes, steps, 0)
     task = task_for_config(config)
@@ -394,7 +394,7 @@ def tfrecords_of(folders, output_dir):
 
 
 def write_json(path, recipe_name, steps, results):
-    from spinenet_tf.hardware import hardware_line
+    from spinenet_tf.utils.hardware import hardware_line
 
     with open(path, "w") as f:
         json.dump({"machine": hardware_line(), "recipe": recipe_name, "steps": steps,
@@ -446,7 +446,7 @@ def define_flags():
 
 def main(argv):
     del argv
-    from spinenet_tf.hardware import hardware_line
+    from spinenet_tf.utils.hardware import hardware_line
 
     for side in FLAGS.sides:
         if side not in ("ours", "reference"):
@@ -456,7 +456,7 @@ def main(argv):
     if FLAGS.first_seed < 0:
         raise app.UsageError(f"--first_seed must be >= 0; received {FLAGS.first_seed}.")
     if "reference" in FLAGS.sides:
-        from spinenet_tf.convert.model_garden import require_model_garden
+        from spinenet_tf.backbones.model_garden_twin import require_model_garden
 
         require_model_garden()
     print(hardware_line(), flush=True)  # CPU model, cores, cpu_flags (AVX-512, AMX)

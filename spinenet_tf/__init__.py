@@ -1,4 +1,6 @@
-"""SpineNet and SpineNet-Mobile for Keras 3."""
+"""SpineNet and SpineNet-Mobile for Keras 3, with the model families built
+on them (RetinaNet, Mask R-CNN, the classifier), their published weights,
+training and export."""
 
 import os
 import sys
@@ -9,15 +11,17 @@ import sys
 if os.path.basename(sys.argv[0] if sys.argv else "").startswith("spinenet-"):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from spinenet_tf.backbones.spinenet import SpineNet
-from spinenet_tf.backbones.spinenet_mobile import SpineNetMobile
-from spinenet_tf.layers.image_preprocessor import ImagePreprocessor
-from spinenet_tf.quantization.inference_form import inference_model, quantization_aware_model
-from spinenet_tf.classifier.spinenet_classifier import SpineNetClassifier
-from spinenet_tf.retinanet.retinanet import RetinaNet
-from spinenet_tf.maskrcnn.maskrcnn import MaskRCNN
+from spinenet_tf import models  # noqa: E402,F401 - registers every model family
+from spinenet_tf.backbones.spinenet import SpineNet  # noqa: E402
+from spinenet_tf.backbones.spinenet_mobile import SpineNetMobile  # noqa: E402
+from spinenet_tf.layers.image_preprocessor import ImagePreprocessor  # noqa: E402
+from spinenet_tf.models.classifier import SpineNetClassifier  # noqa: E402
+from spinenet_tf.models.maskrcnn import MaskRCNN  # noqa: E402
+from spinenet_tf.models.retinanet import RetinaNet  # noqa: E402
+from spinenet_tf.pretrained.loading import load_pretrained  # noqa: E402
+from spinenet_tf.quantization.inference_form import inference_model, quantization_aware_model  # noqa: E402
 
-__version__ = "0.9.0"
+__version__ = "0.10.0"
 
 __all__ = [
     "ImagePreprocessor",
@@ -28,5 +32,6 @@ __all__ = [
     "SpineNetMobile",
     "__version__",
     "inference_model",
+    "load_pretrained",
     "quantization_aware_model",
 ]

@@ -1,4 +1,4 @@
-"""Test-session setup. Shared helpers live in `spinenet_tf.testing`."""
+"""Test-session setup. Shared helpers live in `support.py` beside this file."""
 
 import fcntl
 import os
@@ -54,7 +54,7 @@ def trained_run(synthetic_data, tmp_path_factory):
     """A `train.py` model folder (deterministic, 128 px, one-conv head,
     `TRAINED_STEPS` steps, a checkpoint every `TRAINED_EVERY`), made once
     for all workers. Tests copy it before changing it."""
-    from spinenet_tf.testing import TRAINED_EVERY, TRAINED_STEPS, run_command, train_command
+    from support import TRAINED_EVERY, TRAINED_STEPS, run_command, train_command
 
     return _made_once(tmp_path_factory, "trained_run", lambda folder: run_command(
         train_command(synthetic_data, folder, TRAINED_STEPS, TRAINED_EVERY)))

@@ -7,10 +7,10 @@ import re
 
 import keras
 import pytest
+from support import ROOT
 
 from spinenet_tf import compat
 from spinenet_tf.compat import keras_internals, versions
-from spinenet_tf.testing import ROOT
 
 PACKAGE = os.path.join(ROOT, "spinenet_tf")
 

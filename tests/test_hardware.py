@@ -2,7 +2,7 @@
 
 import pytest
 
-from spinenet_tf.hardware import cpu_flags
+from spinenet_tf.utils.hardware import cpu_flags
 
 
 def test_cpu_flags_reads_the_model_and_the_flags_of_interest(tmp_path):
@@ -18,7 +18,7 @@ def test_cpu_flags_reads_the_model_and_the_flags_of_interest(tmp_path):
 
 
 def test_auto_mixed_precision_is_bfloat16_only_for_spinenet_with_amx(tmp_path):
-    from spinenet_tf.hardware import auto_mixed_precision
+    from spinenet_tf.utils.hardware import auto_mixed_precision
 
     with_amx, without = tmp_path / "amx", tmp_path / "avx512"
     with_amx.write_text("model name\t: Xeon\nflags\t\t: avx512f avx512_bf16 amx_bf16 amx_tile\n")

@@ -5,11 +5,11 @@ import os
 import subprocess
 import sys
 
-from spinenet_tf.native_logs import is_chatter
+from spinenet_tf.utils.native_logs import is_chatter
 
 SCRIPT = r"""
 import os, sys
-from spinenet_tf.native_logs import native_log_filter
+from spinenet_tf.utils.native_logs import native_log_filter
 with native_log_filter(sys.argv[1]):
     os.write(2, b"W0000 00:00:1732270000.123456   42 tf_tfl_flatbuffer_helpers.cc:365] Ignored output_format.\n")
     os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")

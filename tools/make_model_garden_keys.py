@@ -6,12 +6,13 @@ model=..., optimizer=...)`) names each variable by its object path, e.g.
 VARIABLE_VALUE`: the backbone's layers are numbered in the order of the
 tf_keras functional graph, which only Model Garden's own code computes. This
 script builds each named RetinaNet (the recipe's head, 91 classes) and its
-Model Garden twin (`convert.build_model_garden_retinanet`), gives every
+Model Garden twin (`models.retinanet.build_model_garden_retinanet`), gives every
 twin variable a distinct value, transfers the weights (the parity tests'
 oracle), writes the twin's checkpoint and records, for every one of our
 variables, the key whose tensor it received. The table
-(`spinenet_tf/convert/model_garden_keys.json.gz`) lets
-`convert.model_garden_checkpoint` read such files without tf-models-official.
+(`spinenet_tf/backbones/model_garden_keys.json.gz` and the RetinaNet head's
+`spinenet_tf/models/retinanet/model_garden_head_keys.json.gz`) lets
+`spinenet_tf.pretrained` read such files without tf-models-official.
 
 Usage (needs the garden extra): python tools/make_model_garden_keys.py
 """
@@ -24,8 +25,11 @@ import tempfile
 
 import numpy as np
 
-OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                      "spinenet_tf", "convert", "model_garden_keys.json.gz")
+PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "spinenet_tf")
+# The backbone's keys (every family's SpineNet) and the RetinaNet head's.
+OUTPUTS = {"backbone": os.path.join(PACKAGE, "backbones", "model_garden_keys.json.gz"),
+           "head": os.path.join(PACKAGE, "models", "retinanet",
+                                "model_garden_head_keys.json.gz")}
 SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 
 
@@ -34,11 +38,11 @@ def variant_keys(name):
     import tensorflow as tf
 
     import spinenet_tf
-    from spinenet_tf.convert import (
+    from spinenet_tf.models.retinanet import (
         build_model_garden_retinanet, transfer_model_garden_retinanet_weights)
-    from spinenet_tf.retinanet.recipes import get_retinanet_config
+    from spinenet_tf.models.retinanet.variant_settings import variant_settings
 
-    size = 2 ** max(s.level for s in get_retinanet_config(name).variant.build(
+    size = 2 ** max(s.level for s in variant_settings(name).variant.build(
         128).block_specs)
     model = spinenet_tf.RetinaNet.from_variant(name, image_size=max(size, 128))
     reference = build_model_garden_retinanet(model)
@@ -68,16 +72,18 @@ def variant_keys(name):
 
 
 def main():
-    from spinenet_tf.retinanet.recipes import RETINANET_CONFIGS
+    from spinenet_tf.models.retinanet.variant_settings import VARIANT_SETTINGS
 
     tables = {}
-    for name in RETINANET_CONFIGS:
+    for name in VARIANT_SETTINGS:
         tables[name] = variant_keys(name)
         print(f"{name}: {len(tables[name]['backbone'])} backbone and "
               f"{len(tables[name]['head'])} head variables", flush=True)
-    with gzip.GzipFile(OUTPUT, "wb", mtime=0) as f:
-        f.write(json.dumps(tables, sort_keys=True).encode())
-    print(f"wrote {OUTPUT}")
+    for part, path in OUTPUTS.items():
+        with gzip.GzipFile(path, "wb", mtime=0) as f:
+            f.write(json.dumps({name: table[part] for name, table in tables.items()},
+                               sort_keys=True).encode())
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ read from the checkout's git history.
 Usage (the checkout from `git clone https://github.com/tensorflow/tpu`):
 
     TF_USE_LEGACY_KERAS=1 python tools/make_model_zoo_fixtures.py \
-        --tpu_dir ../tpu --output_dir tests/convert/model_zoo
+        --tpu_dir ../tpu --output_dir tests/pretrained/model_zoo
 
 Needs `pip install tf_keras` (a dependency of the `garden` extra). The
 tests read the files; they never run this script.
@@ -187,9 +187,10 @@ def _backbone(tpu, settings):
 def _build_maskrcnn(tpu, settings, images, tpu_dir):
     """The TPU Mask R-CNN's inference outputs: backbone features, RPN
     outputs, proposals, box-head outputs, detections and masks."""
-    from configs import factory as config_factory
     from dataloader import mode_keys
     from modeling import maskrcnn_model
+
+    from configs import factory as config_factory
 
     head, anchors = settings["head"], settings["anchors"]
     proposals, detections = settings["proposals"], settings["detections"]
@@ -285,9 +286,10 @@ def _build(tpu, settings, images, tpu_dir=None):
 def _retinanet_detections(tpu, settings, images, class_outputs, box_outputs):
     """The TPU RetinaNet's inference post-processing (`retinanet_model.py`):
     its anchors and `MultilevelDetectionGenerator`."""
-    from configs import detection_config
     from dataloader import anchor
     from ops import postprocess_ops
+
+    from configs import detection_config
 
     tf = tpu[0]
     anchors, detections = settings["anchors"], settings["detections"]
@@ -359,54 +361,58 @@ def write_small_model(tpu, name, settings, output_dir, seed, tpu_dir):
     print(f"wrote {folder}: {len(values)} outputs")
 
 
-def _load_catalog():
-    """`spinenet_tf/pretrained/catalog.py`, read without importing the
-    package (which would bring in Keras 3 beside the legacy Keras)."""
-    import importlib.util
+def _load_presets():
+    """The TPU model zoo's loadable presets, as `spinenet-pretrained list
+    --json` prints them, in a separate process: importing the package here
+    would bring in Keras 3 beside the legacy Keras the TPU code runs on."""
+    import subprocess
+    import types
 
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                        "spinenet_tf", "pretrained", "catalog.py")
-    spec = importlib.util.spec_from_file_location("catalog", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    result = subprocess.run([sys.executable, "-m", "spinenet_tf.cli.pretrained", "list",
+                             "--json"], capture_output=True, text=True, env=env, check=True)
+    return [types.SimpleNamespace(**{**record, "model": types.SimpleNamespace(
+        **record["model"])}) for record in json.loads(result.stdout)
+        if record["source"] == "tpu-model-zoo" and record["loadable"]]
 
 
 def entry_settings(tpu, entry):
-    """The TPU code's settings for a full-size catalog entry."""
-    mobile = entry.variant.startswith("spinenet-mobile")
+    """The TPU code's settings for a full-size preset (`_load_presets`)."""
+    model = entry.model
+    mobile = model.backbone.startswith("spinenet-mobile")
     module = tpu[4] if mobile else tpu[1]
-    model_id = entry.variant.split("-")[-1].upper()
+    model_id = model.backbone.split("-")[-1].upper()
     scaling = dict(module.SCALING_MAP[model_id])
-    if entry.endpoints_num_filters is not None:
-        scaling["endpoints_num_filters"] = entry.endpoints_num_filters
-    settings = dict(family=entry.family, activation=entry.activation,
+    if model.endpoints_num_filters is not None:
+        scaling["endpoints_num_filters"] = model.endpoints_num_filters
+    settings = dict(family=entry.family, activation=model.activation,
                     backbone="spinenet_mbconv" if mobile else "spinenet",
                     image_size=MANIFEST_IMAGE_SIZE, spinenet=scaling,
-                    batch_norm=dict(momentum=entry.norm_momentum,
-                                    epsilon=entry.norm_epsilon))
+                    batch_norm=dict(momentum=model.norm_momentum,
+                                    epsilon=model.norm_epsilon))
     if entry.family == "classifier":
-        settings["head"] = dict(num_classes=entry.num_classes,
-                                aggregation=entry.aggregation)
+        settings["head"] = dict(num_classes=model.num_classes, aggregation=model.aggregation)
     elif entry.family == "maskrcnn":
-        convs, filters = entry.head_num_convs, entry.head_num_filters or 256
-        settings["head"] = dict(num_classes=entry.num_classes,
-                                rpn_num_convs=convs or 1, rpn_num_filters=filters,
-                                box_num_convs=convs or 4, box_num_filters=filters,
-                                box_num_fcs=1, box_fc_dims=1024,
-                                mask_num_convs=convs or 4, mask_num_filters=filters)
+        settings["head"] = dict(num_classes=model.num_classes,
+                                rpn_num_convs=model.rpn_num_convs,
+                                rpn_num_filters=model.rpn_num_filters,
+                                box_num_convs=model.box_num_convs,
+                                box_num_filters=model.box_num_filters,
+                                box_num_fcs=model.box_num_fcs, box_fc_dims=model.box_fc_dims,
+                                mask_num_convs=model.mask_num_convs,
+                                mask_num_filters=model.mask_num_filters)
         settings["anchors"] = dict(num_scales=1, aspect_ratios=[1.0, 2.0, 0.5],
-                                   anchor_size=entry.anchor_size)
+                                   anchor_size=model.anchor_size)
         settings["proposals"] = dict(pre_nms_top_k=1000, nms_iou_threshold=0.7,
                                      num_proposals=1000)
         settings["detections"] = dict(pre_nms_top_k=1000, score_threshold=0.05,
                                       nms_iou_threshold=0.5, max_detections=100)
-        if not entry.rpn_norm_each_conv:
+        if not model.rpn_norm_each_conv:
             settings["rpn_code"] = "2020"
     else:
-        settings["head"] = dict(num_classes=entry.num_classes,
-                                num_convs=entry.head_num_convs or 4,
-                                num_filters=entry.head_num_filters or 256,
+        settings["head"] = dict(num_classes=model.num_classes,
+                                num_convs=model.head_num_convs or 4,
+                                num_filters=model.head_num_filters or 256,
                                 use_separable_conv=mobile)
         settings["anchors"] = dict(num_scales=3, aspect_ratios=[1.0, 2.0, 0.5])
     return settings
@@ -435,7 +441,7 @@ def main(argv=None):
                         help="a checkout of github.com/tensorflow/tpu")
     parser.add_argument("--tpu_git_dir",
                         help="its git directory, for the 2020 RPN head (default: --tpu_dir)")
-    parser.add_argument("--output_dir", default="tests/convert/model_zoo")
+    parser.add_argument("--output_dir", default="tests/pretrained/model_zoo")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", nargs="*", choices=sorted(SMALL_MODELS),
                         help="write only these scaled-down models (no manifests)")
@@ -452,10 +458,8 @@ def main(argv=None):
                               git_dir)
     if args.only is not None:
         return
-    catalog = _load_catalog()
-    for entry in catalog.ENTRIES:
-        if entry.source == catalog.TPU_MODEL_ZOO and entry.loadable:
-            write_manifest(tpu, entry, os.path.join(args.output_dir, "manifests"), git_dir)
+    for entry in _load_presets():
+        write_manifest(tpu, entry, os.path.join(args.output_dir, "manifests"), git_dir)
 
 
 if __name__ == "__main__":

@@ -11,3 +11,7 @@ from spinenet_tf.backbones.block_specs import (
 )
 from spinenet_tf.backbones.spinenet import SpineNet
 from spinenet_tf.backbones.spinenet_mobile import SpineNetMobile
+
+__all__ = ["BlockSpec", "MOBILE_BLOCK_FNS", "SCALE_DECREASED_BLOCK_SPECS", "SPINENET_BLOCK_FNS",
+           "SPINENET_BLOCK_SPECS", "SPINENET_MOBILE_BLOCK_SPECS", "SpineNet", "SpineNetMobile",
+           "validate_block_specs"]

@@ -138,55 +138,59 @@ def validate_block_specs(
     validated = []
     output_levels = {}
     for index, entry in enumerate(entries):
-        where = _describe(index, entry)
-        if isinstance(entry, BlockSpec):
-            entry = entry.as_tuple()
-        if isinstance(entry, (str, bytes)) or len(entry) != 4:
-            raise ValueError(
-                f"{where}: expected 4 fields (level, block_fn, "
-                "(offset0, offset1), is_output)."
-            )
-        level, block_fn, offsets, is_output = entry
-        if not _is_int(level) or level not in allowed_levels:
-            raise ValueError(
-                f"{where}: level {level!r} is not allowed; levels must be "
-                f"integers in {allowed_levels}."
-            )
-        if block_fn not in block_fns:
-            raise ValueError(
-                f"{where}: unknown block type {block_fn!r}; known types are "
-                f"{list(block_fns)}."
-            )
-        if isinstance(offsets, (str, bytes)) or len(offsets) != 2:
-            raise ValueError(
-                f"{where}: input offsets must be a pair of map indices; "
-                f"received {offsets!r}."
-            )
-        available = num_stem_maps + index
-        for offset in offsets:
-            if not _is_int(offset) or not 0 <= offset < available:
+        spec = _checked_entry(index, entry, block_fns, allowed_levels, num_stem_maps)
+        if spec.is_output:
+            if spec.level in output_levels:
                 raise ValueError(
-                    f"{where}: input offset {offset!r} does not point to an "
-                    f"earlier map; this entry can use maps 0..{available - 1} "
-                    f"({num_stem_maps} stem maps, then one per earlier block)."
-                )
-        if not isinstance(is_output, bool):
-            raise ValueError(
-                f"{where}: is_output must be True or False; "
-                f"received {is_output!r}."
-            )
-        if is_output:
-            if level in output_levels:
-                raise ValueError(
-                    f"{where}: a second output block at level {level}; "
-                    f"block_specs[{output_levels[level]}] is already the "
+                    f"{_describe(index, entry)}: a second output block at level "
+                    f"{spec.level}; block_specs[{output_levels[spec.level]}] is already the "
                     "output of that level (one output per level)."
                 )
-            output_levels[level] = index
-        validated.append(
-            BlockSpec(level, block_fn, (offsets[0], offsets[1]), is_output)
-        )
+            output_levels[spec.level] = index
+        validated.append(spec)
     return tuple(validated)
+
+
+def _checked_entry(index, entry, block_fns, allowed_levels, num_stem_maps):
+    """Entry `index` as a `BlockSpec`, or an error naming it and what is allowed."""
+    where = _describe(index, entry)
+    if isinstance(entry, BlockSpec):
+        entry = entry.as_tuple()
+    if isinstance(entry, (str, bytes)) or len(entry) != 4:
+        raise ValueError(
+            f"{where}: expected 4 fields (level, block_fn, "
+            "(offset0, offset1), is_output)."
+        )
+    level, block_fn, offsets, is_output = entry
+    if not _is_int(level) or level not in allowed_levels:
+        raise ValueError(
+            f"{where}: level {level!r} is not allowed; levels must be "
+            f"integers in {allowed_levels}."
+        )
+    if block_fn not in block_fns:
+        raise ValueError(
+            f"{where}: unknown block type {block_fn!r}; known types are "
+            f"{list(block_fns)}."
+        )
+    if isinstance(offsets, (str, bytes)) or len(offsets) != 2:
+        raise ValueError(
+            f"{where}: input offsets must be a pair of map indices; "
+            f"received {offsets!r}."
+        )
+    available = num_stem_maps + index
+    for offset in offsets:
+        if not _is_int(offset) or not 0 <= offset < available:
+            raise ValueError(
+                f"{where}: input offset {offset!r} does not point to an "
+                f"earlier map; this entry can use maps 0..{available - 1} "
+                f"({num_stem_maps} stem maps, then one per earlier block)."
+            )
+    if not isinstance(is_output, bool):
+        raise ValueError(
+            f"{where}: is_output must be True or False; "
+            f"received {is_output!r}."
+        )
+    return BlockSpec(level, block_fn, (offsets[0], offsets[1]), is_output)
 
 
 def block_specs_to_config(block_specs):

@@ -7,8 +7,8 @@ import keras
 from spinenet_tf.backbones import block_specs as specs_lib
 from spinenet_tf.backbones import scale_permuted_network as spn
 from spinenet_tf.layers.conv_norm_layer import ConvNormFactory, check_activation
-from spinenet_tf.quantization.layer_form import (
-    FoldsBatchNorm, folded_config, form_from_legacy_config)
+from spinenet_tf.layers.layer_form import FoldsBatchNorm, folded_config, form_from_legacy_config
+from spinenet_tf.layers.norm_activation import NormActivation
 
 
 def resolve_dtype_policy(dtype):
@@ -68,6 +68,9 @@ class ScalePermutedBackbone(FoldsBatchNorm, keras.Model):
         name=None,
         **kwargs,
     ):
+        # One function, keras-hub's layout (settings checked, === Functional
+        # Model ===, === Config ===); the wiring itself is
+        # `scale_permuted_network`'s.
         scaling_keys = next(iter(self.scaling_map.values()))
         scaling = {key: kwargs.pop(key, None) for key in scaling_keys}
         options = {key: kwargs.pop(key, default)
@@ -141,6 +144,15 @@ class ScalePermutedBackbone(FoldsBatchNorm, keras.Model):
         self.output_dtype = output_dtype
         for key, value in {**scaling, **options}.items():
             setattr(self, key, value)
+
+    @property
+    def norm_activation(self):
+        """The activation and batch-norm settings (and layer form) of this
+        backbone, which the heads above it follow."""
+        factory = self.factory
+        return NormActivation(factory.activation, bool(factory.use_sync_bn),
+                              float(factory.norm_momentum), float(factory.norm_epsilon),
+                              factory.form)
 
     def stochastic_depth_rate(self, arch, block_index):
         """The reference's linear rule for block `block_index` (0-based)."""

@@ -5,6 +5,7 @@ import dataclasses
 from spinenet_tf.backbones.block_specs import MODEL_ZOO_SPINENET_BLOCK_SPECS
 from spinenet_tf.backbones.spinenet import SpineNet
 from spinenet_tf.backbones.spinenet_mobile import SpineNetMobile
+from spinenet_tf.utils.suggestions import did_you_mean
 
 # The two codes SpineNet was published with. "model_garden" (tf-models-
 # official, the default) and "tpu" (tensorflow/tpu's model zoo, whose TF1
@@ -52,11 +53,13 @@ class Variant:
     published_params: float = None
 
     def build(self, image_size=None, flavor="model_garden", **kwargs):
-        """The backbone at `image_size` (default: the paper's), in `flavor`
-        ("model_garden" or "tpu"); `kwargs` go to the builder."""
+        """The backbone at `image_size` (a side or (height, width); default:
+        the paper's), in `flavor` ("model_garden" or "tpu"); `kwargs` go to
+        the builder."""
         size = image_size or self.paper_image_size
+        height, width = (size, size) if isinstance(size, int) else size
         options = {**flavor_options(self.builder, flavor), **kwargs}
-        return self.builder(self.model_id, input_shape=(size, size, 3), **options)
+        return self.builder(self.model_id, input_shape=(height, width, 3), **options)
 
 
 VARIANTS = {
@@ -76,10 +79,21 @@ VARIANTS = {
 
 
 def get_variant(name):
-    """Looks a variant up by name, case-insensitively."""
+    """Looks a variant up by name, case-insensitively; an error with the
+    closest names otherwise."""
     key = str(name).lower()
     if key not in VARIANTS:
-        raise ValueError(
-            f"Unknown model {name!r}; choose one of {list(VARIANTS)}."
-        )
+        raise ValueError(f"Unknown backbone variant {name!r}{did_you_mean(key, VARIANTS)}; "
+                         f"choose one of {list(VARIANTS)}.")
     return VARIANTS[key]
+
+
+def variant_of(backbone):
+    """The named variant a built backbone is (its class and model id); an
+    error for one that is not a named variant's class."""
+    for variant in VARIANTS.values():
+        if (variant.builder is type(backbone)
+                and variant.model_id.lower() == str(backbone.model_id).lower()):
+            return variant
+    raise ValueError(f"Backbone {backbone.name!r} ({type(backbone).__name__}) is no named "
+                     f"variant's; the variants are {list(VARIANTS)}.")

@@ -7,6 +7,8 @@
 from absl import app, flags
 
 from spinenet_tf.cli.errors import with_clear_errors
+from spinenet_tf.data.coco import load_coco
+from spinenet_tf.data.tfrecords import write_tfrecords
 
 ANNOTATIONS = flags.DEFINE_string("annotations", None, "COCO annotation JSON.", required=True)
 IMAGE_DIR = flags.DEFINE_string("image_dir", None, "Folder of the images.", required=True)
@@ -20,9 +22,6 @@ INCLUDE_MASKS = flags.DEFINE_boolean(
 @with_clear_errors
 def main(argv):
     del argv
-    from spinenet_tf.data.coco import load_coco
-    from spinenet_tf.data.tfrecords import write_tfrecords
-
     dataset = load_coco(ANNOTATIONS.value, IMAGE_DIR.value, with_masks=INCLUDE_MASKS.value)
     print(f"loaded {len(dataset.records)} images: {dataset.report}")
     for path in write_tfrecords(dataset, OUTPUT_PREFIX.value, NUM_SHARDS.value):

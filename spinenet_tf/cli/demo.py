@@ -25,9 +25,19 @@ import json
 import os
 import time
 
+import tensorflow as tf
 from absl import app, flags
 
 from spinenet_tf.cli.errors import with_clear_errors
+from spinenet_tf.config import load_config
+from spinenet_tf.data import synthetic
+from spinenet_tf.export import export_saved_model
+from spinenet_tf.export.saved_model_verification import verify_detection_saved_model
+from spinenet_tf.export.tflite_export import export_and_verify_tflite
+from spinenet_tf.quantization import inference_model
+from spinenet_tf.training.trainer import Trainer
+from spinenet_tf.utils.hardware import cpu_flags
+from spinenet_tf.utils.native_logs import native_log_filter
 
 OUTPUT_DIR = flags.DEFINE_string("output_dir", "outputs/demo", "Where results go.")
 TRAIN_STEPS = flags.DEFINE_integer(
@@ -44,13 +54,11 @@ PRECISION = flags.DEFINE_enum(
 # few minutes finds least well (docs/training.md).
 DEMO_MIN_SIDE = 16
 
-DEMO_RECIPE = "retinanet_mobile_synthetic_demo"
+DEMO_CONFIG = "retinanet_mobile_synthetic_demo"
 
 
 def demo_config(data_dir, train_steps=None, seed=None, precision=None):
     """The demo experiment with its data paths pointed at `data_dir`."""
-    from spinenet_tf.config import load_config
-
     overrides = []
     for key, split in (("train_data", "train"), ("eval_data", "val")):
         overrides += [f"{key}.annotations={os.path.join(data_dir, split, 'annotations.json')}",
@@ -61,7 +69,7 @@ def demo_config(data_dir, train_steps=None, seed=None, precision=None):
         overrides.append("trainer.mixed_precision="
                          + ("null" if precision == "float32" else precision))
     if train_steps:
-        config = load_config(DEMO_RECIPE, overrides)
+        config = load_config(DEMO_CONFIG, overrides)
         overrides.append(f"trainer.train_steps={train_steps}")
         every = config.trainer.checkpoint_every
         if train_steps % every:
@@ -71,17 +79,12 @@ def demo_config(data_dir, train_steps=None, seed=None, precision=None):
         overrides.append(
             f"optimizer.values={config.optimizer.values[:len(boundaries) + 1]}")
         overrides.append(f"trainer.eval_every={0 if train_steps % every else every * 5}")
-    return load_config(DEMO_RECIPE, overrides)
+    return load_config(DEMO_CONFIG, overrides)
 
 
 @with_clear_errors
 def main(argv):
     del argv
-    import tensorflow as tf
-
-    from spinenet_tf.data import synthetic
-    from spinenet_tf.training.trainer import Trainer
-
     out_dir = os.path.abspath(OUTPUT_DIR.value)
     data_dir = os.path.join(out_dir, "data")
     run_dir = os.path.join(out_dir, "run")
@@ -123,8 +126,6 @@ def main(argv):
 
 def print_final_table(results, summary, run_dir, export_dir, minutes, phases, precision):
     """The figures and the files, at the end of the demo's output."""
-    from spinenet_tf.hardware import cpu_flags
-
     model, _ = cpu_flags()
     rows = [
         ("Keras model (trained, " + precision + ")",
@@ -168,24 +169,19 @@ def export(model, task, export_dir):
     """SavedModel (batch norm folded, float32) + int8 TFLite (uint8 input),
     both verified against the Keras model; a summary. C++ log lines of the
     converter and LiteRT go to `export_dir/native_log.txt`."""
-    from spinenet_tf.native_logs import native_log_filter
-
     os.makedirs(export_dir, exist_ok=True)
     with native_log_filter(os.path.join(export_dir, "native_log.txt")):
         return _export(model, task, export_dir)
 
 
 def _export(model, task, export_dir):
-    from spinenet_tf import inference_model
-    from spinenet_tf.export import export_saved_model
-    from spinenet_tf.export.tflite_cli import export_and_verify_tflite
-
     saved_model = export_saved_model(inference_model(model),
                                      os.path.join(export_dir, "saved_model"))
     size = sum(os.path.getsize(os.path.join(root, name))
                for root, _, names in os.walk(saved_model) for name in names)
     print(f"SavedModel: {saved_model}, {size / 2**20:.1f} MiB")
-    checks = task.verify_saved_model(model, saved_model, "float32")
+    checks = verify_detection_saved_model(model, saved_model, "float32",
+                                          task.evaluation_data(model))
     matched, compared = checks["top_detections_matched"]
     summary = export_and_verify_tflite(model, task, export_dir, "int8",
                                        uint8_input=True, verify=True,

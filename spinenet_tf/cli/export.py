@@ -1,4 +1,5 @@
-"""Export a SpineNet RetinaNet or classifier as a SavedModel for TF Serving.
+"""Export a trained model (any family) as a SavedModel for TF Serving, and a
+detector as a `.tflite` for phones.
 
     # a train.py model dir (its model.keras at the latest checkpoint):
     python export_saved_model.py --model_dir runs/demo --export_dir exports/demo
@@ -35,13 +36,25 @@ import os
 from absl import app, flags
 
 from spinenet_tf.cli.errors import with_clear_errors
+from spinenet_tf.config import load_config
+from spinenet_tf.export import export_saved_model
+from spinenet_tf.export.saved_model_verification import verify_detection_saved_model
+from spinenet_tf.export.tflite_export import export_and_verify_tflite
+from spinenet_tf.models.base.task import task_for_config
+from spinenet_tf.pretrained import load_model_garden_checkpoint
+from spinenet_tf.quantization import inference_model
+from spinenet_tf.training.checkpoints import CONFIG_FILE, load_model_dir
+from spinenet_tf.training.model_building import build_training_model
+from spinenet_tf.utils.atomic_files import atomic_directory
+from spinenet_tf.utils.native_logs import native_log_filter
 
 MODEL_DIR = flags.DEFINE_string("model_dir", None, "A train.py model dir to export.")
 CONFIG = flags.DEFINE_string("config", None, "An experiment YAML (without --model_dir).")
 OVERRIDES = flags.DEFINE_multi_string("set", [], "Config override section.key=value.")
 GARDEN_CHECKPOINT = flags.DEFINE_string(
     "model_garden_checkpoint", None,
-    "A tf-models-official RetinaNet checkpoint to load (with --config).")
+    "A Model Garden (tf-models-official) checkpoint of the config's model to load "
+    "(with --config).")
 EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Where to write the SavedModel.",
                                  required=True)
 BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Fixed batch size (default: dynamic).")
@@ -86,22 +99,18 @@ PASTE_MASKS = flags.DEFINE_boolean(
 def load_model():
     """The model to export, its task (None without a config) and where its
     weights came from."""
-    from spinenet_tf.training.checkpoints import CONFIG_FILE, load_model_dir
-    from spinenet_tf.config import load_config
-    from spinenet_tf.tasks import task_for_config
-
     if MODEL_DIR.value:
         model, checkpoint = load_model_dir(MODEL_DIR.value)
         config_path = os.path.join(MODEL_DIR.value, CONFIG_FILE)
         task = (task_for_config(load_config(config_path))
                 if os.path.exists(config_path) else None)
         return model, task, f"weights from {checkpoint or 'model.keras'}"
-    task = task_for_config(load_config(CONFIG.value, OVERRIDES.value))
-    model = task.build_model()
+    config = load_config(CONFIG.value, OVERRIDES.value)
+    task = task_for_config(config)
+    model = build_training_model(config, task)
     if not GARDEN_CHECKPOINT.value:
-        return model, task, "random weights (no checkpoint given)"
-    from spinenet_tf.convert import load_model_garden_checkpoint
-
+        return model, task, ("random weights (no checkpoint given)" if not config.model.init_from
+                             else f"weights of {config.model.init_from}")
     load_model_garden_checkpoint(model, GARDEN_CHECKPOINT.value)
     return model, task, f"weights from the Model Garden checkpoint {GARDEN_CHECKPOINT.value}"
 
@@ -125,10 +134,6 @@ def directory_size(path):
 @with_clear_errors
 def main(argv):
     del argv
-    from spinenet_tf.native_logs import native_log_filter
-
-    from spinenet_tf.atomic_files import atomic_directory
-
     check_flags()
     final = os.path.abspath(EXPORT_DIR.value)
     # The folder is built beside and renamed into place when complete: a
@@ -153,9 +158,6 @@ def main(argv):
 def export(model, task, source, folder):
     """Writes the SavedModel (and the .tflite) of `model` into `folder`;
     messages name the files relative to it."""
-    from spinenet_tf import inference_model
-    from spinenet_tf.export import export_saved_model
-
     served = inference_model(model, PRECISION.value)
     path = export_saved_model(served, folder, batch_size=BATCH_SIZE.value, atomic=False,
                               paste_masks=PASTE_MASKS.value)
@@ -163,11 +165,9 @@ def export(model, task, source, folder):
           f"{directory_size(path) / 2**20:.1f} MiB; signatures serving_default, "
           "serve_image_tensor, serve_encoded_image, serve_tf_example")
     if VERIFY.value:
-        task.verify_saved_model(model, path, PRECISION.value,
-                                max_images=VERIFY_IMAGES.value)
+        verify_detection_saved_model(model, path, PRECISION.value, task.evaluation_data(model),
+                                     max_images=VERIFY_IMAGES.value)
     if TFLITE.value:
-        from spinenet_tf.export.tflite_cli import export_and_verify_tflite
-
         export_and_verify_tflite(
             model, task, folder, TFLITE.value, raw_outputs=RAW_OUTPUTS.value,
             uint8_input=UINT8_INPUT.value, calibration_data=CALIBRATION_DATA.value,

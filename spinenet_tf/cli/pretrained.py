@@ -1,30 +1,34 @@
-"""The published SpineNet checkpoints: list them, convert one to a model folder.
+"""The published SpineNet checkpoints (presets): list them, convert one to a
+model folder.
 
     spinenet-pretrained list [--json]
     spinenet-pretrained convert --name retinanet-spinenet-49 \\
         [--checkpoint spinenet-49.tar.gz] --output_dir models/retinanet-49
 
-`convert` reads the entry's checkpoint (a local `.tar.gz`, folder or
+`convert` reads the preset's checkpoint (a local `.tar.gz`, folder or
 prefix given with `--checkpoint`; otherwise the published URL, downloaded
-once into Keras' cache), loads it into the model the catalog describes and
-writes a folder that `export_saved_model.py --model_dir` exports and
-`model.init_from` fine-tunes (`spinenet_tf/pretrained/model_folder.py`).
+once into Keras' cache), loads it into the model its family builds for
+the preset and writes a folder that `export_saved_model.py --model_dir`
+exports and `model.init_from` fine-tunes (`training/model_folder.py`).
 """
 
 import json
 
 from absl import app, flags
 
+from spinenet_tf import registry
 from spinenet_tf.cli.errors import with_clear_errors
-from spinenet_tf.pretrained.catalog import CATALOG, ENTRIES, catalog_table
+from spinenet_tf.pretrained.loading import load_pretrained
+from spinenet_tf.pretrained.preset import catalog_table, preset_record
+from spinenet_tf.training.model_folder import write_model_folder
 
-NAME = flags.DEFINE_enum("name", None, sorted(CATALOG), "The catalog entry to convert.")
+NAME = flags.DEFINE_string("name", None, "The preset to convert (`list` shows them).")
 CHECKPOINT = flags.DEFINE_string(
-    "checkpoint", None, "A local .tar.gz, folder or checkpoint prefix of the entry "
+    "checkpoint", None, "A local .tar.gz, folder or checkpoint prefix of the preset "
     "(default: download the published archive).")
 OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write the model folder.")
 IMAGE_SIZE = flags.DEFINE_integer(
-    "image_size", None, "Input side of the converted model (default: the entry's; "
+    "image_size", None, "Input side of the converted model (default: the preset's; "
     "a multiple of 128).")
 AS_JSON = flags.DEFINE_boolean("json", False, "`list`: print JSON.")
 
@@ -32,18 +36,15 @@ COMMANDS = ("list", "convert")
 
 
 def convert(name, checkpoint, output_dir, image_size=None):
-    """Loads entry `name` and writes its model folder; returns the folder."""
-    from spinenet_tf.pretrained.loading import load_pretrained
-    from spinenet_tf.pretrained.model_folder import write_model_folder
-
-    model = load_pretrained(name, path=checkpoint, image_size=image_size)
-    report = getattr(model, "pretrained_report", None)
-    if report:
-        skipped = ", ".join(f"{len(names)} {rule}" for rule, names in
-                            sorted(report["skipped"].items())) or "nothing"
-        print(f"Loaded {report['loaded']} variables of {report['checkpoint']} "
-              f"(skipped: {skipped})")
-    return write_model_folder(model, CATALOG[name], output_dir)
+    """Loads preset `name` and writes its model folder; returns the folder."""
+    preset = registry.get_preset(name)
+    model = load_pretrained(preset.name, path=checkpoint, image_size=image_size)
+    report = model.pretrained_report
+    skipped = ", ".join(f"{len(names)} {rule}" for rule, names in
+                        sorted(report["skipped"].items())) or "nothing"
+    print(f"Loaded {report['loaded']} variables of {report['checkpoint']} "
+          f"(skipped: {skipped})")
+    return write_model_folder(model, preset, output_dir)
 
 
 @with_clear_errors
@@ -51,13 +52,12 @@ def main(argv):
     if len(argv) != 2 or argv[1] not in COMMANDS:
         raise app.UsageError(f"Give one command, {' or '.join(COMMANDS)}; received "
                              f"{argv[1:]}.")
+    presets = list(registry.presets().values())
     if argv[1] == "list":
         if AS_JSON.value:
-            import dataclasses
-
-            print(json.dumps([dataclasses.asdict(e) for e in ENTRIES], indent=1))
+            print(json.dumps([preset_record(p) for p in presets], indent=1))
         else:
-            print(catalog_table())
+            print(catalog_table(presets))
         return
     if not NAME.value or not OUTPUT_DIR.value:
         raise app.UsageError("convert needs --name and --output_dir.")

@@ -23,9 +23,15 @@ import json
 import os
 import time
 
+import tensorflow as tf
 from absl import app, flags
 
 from spinenet_tf.cli.errors import with_clear_errors
+from spinenet_tf.data import synthetic
+from spinenet_tf.search import evolution, report
+from spinenet_tf.search.proxy_task import ProxyData, ProxySettings, ProxyTask
+from spinenet_tf.search.space import SearchSpace, load_block_specs
+from spinenet_tf.search.trial_log import TrialLog
 
 OUTPUT_DIR = flags.DEFINE_string("output_dir", "outputs/search", "The search folder.")
 SPACE = flags.DEFINE_enum("space", "spinenet", ["spinenet", "mobile"],
@@ -79,8 +85,6 @@ FIXED_SETTINGS = ("space", "mode", "population", "sample_size", "seed", "stem_bl
 
 
 def _data(folder):
-    from spinenet_tf.search.proxy_task import ProxyData
-
     given = [flags.FLAGS[name].value for name in
              ("train_annotations", "train_images", "val_annotations", "val_images")]
     if any(given) and not all(given):
@@ -91,8 +95,6 @@ def _data(folder):
             if not os.path.exists(path):
                 raise FileNotFoundError(f"{path} does not exist.")
         return ProxyData(*given)
-    from spinenet_tf.data import synthetic
-
     data_dir = os.path.join(folder, "data")
     if not os.path.exists(os.path.join(data_dir, "val", "annotations.json")):
         print(f"Generating {SYNTHETIC_TRAIN.value} + {SYNTHETIC_VAL.value} synthetic "
@@ -152,11 +154,6 @@ class Search:
 def _set_up(folder):
     """Checks the flags, builds the space, proxy and MAC budget, and opens
     the trial log (refusing a folder searched with other settings)."""
-    from spinenet_tf.search import evolution
-    from spinenet_tf.search.proxy_task import ProxySettings, ProxyTask
-    from spinenet_tf.search.space import SearchSpace, load_block_specs
-    from spinenet_tf.search.trial_log import TrialLog
-
     for name in REFERENCES.value:
         if name not in REFERENCE_NAMES:
             raise app.UsageError(f"--references takes {list(REFERENCE_NAMES)}; "
@@ -206,8 +203,6 @@ def _train_references(search):
 
 def _train_candidates(search):
     """Search trials until --trials or the time budget."""
-    from spinenet_tf.search import evolution, report
-
     log = search.log
     while len(log.of_kind("search")) < TRIALS.value and not search.out_of_time():
         history = log.of_kind("search")
@@ -232,8 +227,6 @@ def _train_candidates(search):
 
 def _write_report(search):
     """pareto.png, the summary table, best_spec.yaml and summary.json."""
-    from spinenet_tf.search import report
-
     folder, log = search.folder, search.log
     search_trials, reference_trials = log.of_kind("search"), log.of_kind("reference")
     summaries = report.reference_summary(reference_trials)
@@ -265,8 +258,6 @@ def _write_report(search):
 @with_clear_errors
 def main(argv):
     del argv
-    import tensorflow as tf
-
     # Each trial is a new model: TensorFlow's retracing warnings say nothing here.
     tf.get_logger().setLevel("ERROR")
     folder = os.path.abspath(OUTPUT_DIR.value)

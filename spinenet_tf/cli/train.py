@@ -1,4 +1,5 @@
-"""Train and evaluate a SpineNet RetinaNet or classifier.
+"""Train and evaluate a model of any family (RetinaNet, Mask R-CNN, the
+classifier, ...) from an experiment config.
 
     python train.py --config configs/retinanet_mobile_synthetic_demo.yaml \\
         --model_dir runs/demo [--strategy one_device] \\
@@ -15,6 +16,9 @@ import os
 from absl import app, flags
 
 from spinenet_tf.cli.errors import with_clear_errors
+from spinenet_tf.config import load_config
+from spinenet_tf.training.strategy import get_strategy, split_cpu
+from spinenet_tf.training.trainer import Trainer
 
 CONFIG = flags.DEFINE_string("config", None, "Experiment YAML.", required=True)
 MODEL_DIR = flags.DEFINE_string("model_dir", None, "Output / checkpoint folder.",
@@ -45,12 +49,7 @@ VERBOSE = flags.DEFINE_integer(
 def main(argv):
     del argv
     if CPU_DEVICES.value:
-        from spinenet_tf.training.strategy import split_cpu
         split_cpu(CPU_DEVICES.value)
-    from spinenet_tf.config import load_config
-    from spinenet_tf.training.strategy import get_strategy
-    from spinenet_tf.training.trainer import Trainer
-
     overrides = list(OVERRIDES.value)
     if MIXED_PRECISION.value:
         overrides.append("trainer.mixed_precision=" + (

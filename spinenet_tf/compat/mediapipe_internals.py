@@ -13,8 +13,7 @@ def metadata_writer_modules():
         from mediapipe.tasks.cc.metadata.python import _pywrap_metadata_version  # noqa: F401
     except ImportError:
         _provide_parser_version_helper()
-    from mediapipe.tasks.python.metadata.metadata_writers import (
-        metadata_writer, object_detector)
+    from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer, object_detector
 
     return object_detector, metadata_writer
 

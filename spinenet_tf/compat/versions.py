@@ -10,6 +10,8 @@ TESTED = {
     "keras": ">=3.15,<3.16",
     "tensorflow": ">=2.20,<2.21",
     "mediapipe": ">=0.10.30,<2",
+    # The test oracle and the source of the twin-model weight transfer.
+    "tf-models-official": ">=2.20,<2.21",
 }
 
 

@@ -19,6 +19,8 @@ import os
 
 import numpy as np
 
+from spinenet_tf.data.instance_masks import SegmentationError, check_segmentation
+
 
 class CocoFormatError(ValueError):
     """The annotation file is not valid COCO detection data."""
@@ -178,6 +180,20 @@ def load_coco(annotation_file, image_dir, with_masks=False):
         A `CocoDataset`; its `report` counts `images`, `boxes`,
         `dropped_empty_boxes`, `clipped_boxes` and `crowd_boxes`.
     """
+    data = _read_annotation_file(annotation_file)
+    images = {image["id"]: image for image in data["images"]}
+    per_image = _annotations_by_image(data, images, annotation_file)
+    report = collections.Counter(images=len(images))
+    records = [_image_record(image, per_image.get(image_id, []), image_dir, with_masks,
+                             report, annotation_file)
+               for image_id, image in images.items()]
+    for key in ("boxes", "dropped_empty_boxes", "clipped_boxes", "crowd_boxes"):
+        report.setdefault(key, 0)
+    return CocoDataset(annotation_file, image_dir, records, data["categories"], dict(report))
+
+
+def _read_annotation_file(annotation_file):
+    """The file's JSON, its three sections checked against the format."""
     try:
         with open(annotation_file) as f:
             data = json.load(f)
@@ -196,12 +212,14 @@ def load_coco(annotation_file, image_dir, with_masks=False):
             raise CocoFormatError(f"{annotation_file}: `{section}` is empty.")
     for section in ("images", "annotations", "categories"):
         _check_section(data, section, annotation_file)
-    categories = data["categories"]
-    category_ids = {c["id"] for c in categories}
+    return data
 
-    images = {image["id"]: image for image in data["images"]}
+
+def _annotations_by_image(data, images, annotation_file):
+    """{image id: its annotations}; an annotation of an unknown category or
+    image is an error naming it."""
+    category_ids = {c["id"] for c in data["categories"]}
     per_image = collections.defaultdict(list)
-    report = collections.Counter(images=len(images))
     for annotation in data["annotations"]:
         where = (f"{annotation_file}: annotation id {annotation['id']} (image id "
                  f"{annotation['image_id']})")
@@ -212,47 +230,44 @@ def load_coco(annotation_file, image_dir, with_masks=False):
         if annotation["image_id"] not in images:
             raise CocoFormatError(f"{where}: image_id is not in `images`.")
         per_image[annotation["image_id"]].append(annotation)
+    return per_image
 
-    records = []
-    for image_id, image in images.items():
-        path = _safe_path(image_dir, image["file_name"], image_id)
-        height, width = image["height"], image["width"]
-        boxes, classes, crowd, segmentations = [], [], [], []
-        for annotation in per_image.get(image_id, []):
-            x, y, w, h = (float(v) for v in annotation["bbox"])
-            if w <= 0 or h <= 0:
-                report["dropped_empty_boxes"] += 1
-                continue
-            box = [y, x, y + h, x + w]
-            clipped = [min(max(box[0], 0.0), height), min(max(box[1], 0.0), width),
-                       min(max(box[2], 0.0), height), min(max(box[3], 0.0), width)]
-            if clipped != box:
-                report["clipped_boxes"] += 1
-            if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
-                report["dropped_empty_boxes"] += 1  # entirely outside the image
-                continue
-            if with_masks:
-                segmentations.append(_checked_segmentation(annotation, height, width,
-                                                           annotation_file))
-            boxes.append(clipped)
-            classes.append(int(annotation["category_id"]))
-            crowd.append(bool(annotation.get("iscrowd", 0)))
-            report["boxes"] += 1
-            report["crowd_boxes"] += int(crowd[-1])
-        records.append(ImageRecord(
-            image_id=image_id, path=path, height=height, width=width,
-            boxes=np.asarray(boxes, "float32").reshape(-1, 4),
-            classes=np.asarray(classes, "int32"),
-            is_crowd=np.asarray(crowd, bool),
-            segmentations=segmentations if with_masks else None))
-    for key in ("boxes", "dropped_empty_boxes", "clipped_boxes", "crowd_boxes"):
-        report.setdefault(key, 0)
-    return CocoDataset(annotation_file, image_dir, records, categories, dict(report))
+
+def _image_record(image, annotations, image_dir, with_masks, report, annotation_file):
+    """One image's `ImageRecord`: boxes clipped to the image (empty ones
+    dropped), counted into `report`."""
+    image_id = image["id"]
+    height, width = image["height"], image["width"]
+    boxes, classes, crowd, segmentations = [], [], [], []
+    for annotation in annotations:
+        x, y, w, h = (float(v) for v in annotation["bbox"])
+        if w <= 0 or h <= 0:
+            report["dropped_empty_boxes"] += 1
+            continue
+        box = [y, x, y + h, x + w]
+        clipped = [min(max(box[0], 0.0), height), min(max(box[1], 0.0), width),
+                   min(max(box[2], 0.0), height), min(max(box[3], 0.0), width)]
+        if clipped != box:
+            report["clipped_boxes"] += 1
+        if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+            report["dropped_empty_boxes"] += 1  # entirely outside the image
+            continue
+        if with_masks:
+            segmentations.append(_checked_segmentation(annotation, height, width,
+                                                       annotation_file))
+        boxes.append(clipped)
+        classes.append(int(annotation["category_id"]))
+        crowd.append(bool(annotation.get("iscrowd", 0)))
+        report["boxes"] += 1
+        report["crowd_boxes"] += int(crowd[-1])
+    return ImageRecord(
+        image_id=image_id, path=_safe_path(image_dir, image["file_name"], image_id),
+        height=height, width=width, boxes=np.asarray(boxes, "float32").reshape(-1, 4),
+        classes=np.asarray(classes, "int32"), is_crowd=np.asarray(crowd, bool),
+        segmentations=segmentations if with_masks else None)
 
 
 def _checked_segmentation(annotation, height, width, annotation_file):
-    from spinenet_tf.data.instance_masks import SegmentationError, check_segmentation
-
     where = (f"{annotation_file}: annotation id {annotation['id']} (image id "
              f"{annotation['image_id']})")
     if "segmentation" not in annotation:

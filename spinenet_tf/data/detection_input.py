@@ -29,6 +29,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from spinenet_tf.data.instance_masks import decode_instance_mask
+from spinenet_tf.data.tfrecords import parse_example
 from spinenet_tf.data.training_stream import endless_shuffled
 
 
@@ -81,8 +83,6 @@ def examples_from_coco(dataset):
 def examples_from_tfrecords(file_pattern, with_masks=False):
     """TFRecords in tf-models-official's COCO schema as example dicts
     (`with_masks`: with each instance's PNG mask, `image/object/mask`)."""
-    from spinenet_tf.data.tfrecords import parse_example
-
     files = tf.io.gfile.glob(file_pattern)
     if not files:
         raise FileNotFoundError(f"No TFRecord files match {file_pattern!r}.")
@@ -162,8 +162,6 @@ class DetectionInput:
         return image, ok
 
     def _masks_py(self, segmentations, size, keep, boxes, flip, name):
-        from spinenet_tf.data.instance_masks import decode_instance_mask
-
         height, width = (int(v) for v in size.numpy())
         where = f"image {name.numpy().decode(errors='replace')}"
         kept = [(i, g) for i, (g, k) in enumerate(zip(segmentations.numpy(), keep.numpy()))

@@ -10,6 +10,7 @@ in is skipped and counted by the input pipeline (`DecodeLog`).
 
 import os
 
+import tensorflow as tf
 from absl import logging
 
 # The formats tf.io.decode_image decodes, by their first bytes.
@@ -72,3 +73,9 @@ def check_image_files(paths, folder, max_unreadable_fraction, what):
             f"{max_unreadable_fraction:.0%} that max_unreadable_fraction allows.")
     logging.warning("%s; they are skipped.", summary)
     return failures
+
+
+def load_image(path):
+    """uint8 RGB [H, W, 3] from an image file."""
+    return tf.io.decode_image(tf.io.read_file(path), channels=3,
+                              expand_animations=False).numpy()

@@ -17,6 +17,9 @@ Users' existing Model Garden TFRecords therefore read unchanged.
 import hashlib
 import os
 
+from spinenet_tf.data.instance_masks import decode_segmentation, encode_png_mask
+from spinenet_tf.utils.progress import ProgressBar
+
 FEATURES = None  # built lazily: importing TensorFlow is slow
 
 
@@ -85,8 +88,6 @@ def record_to_example(record, encoded, category_names):
             list((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))),
     }
     if record.segmentations is not None:
-        from spinenet_tf.data.instance_masks import decode_segmentation, encode_png_mask
-
         feature["image/object/mask"] = _bytes([
             encode_png_mask(decode_segmentation(g, record.height, record.width))
             for g in record.segmentations])
@@ -100,8 +101,6 @@ def write_tfrecords(dataset, output_prefix, num_shards=1):
     An image that cannot be read is an error naming it.
     """
     import tensorflow as tf
-    from spinenet_tf.progress import ProgressBar
-
     if num_shards < 1:
         raise ValueError(f"`num_shards` must be >= 1; received {num_shards}.")
     os.makedirs(os.path.dirname(os.path.abspath(output_prefix)), exist_ok=True)

@@ -22,9 +22,11 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from spinenet_tf.data.instance_masks import encode_mask
 from spinenet_tf.evaluation.coco_metrics import coco_metrics
+from spinenet_tf.evaluation.mask_pasting import paste_masks
 from spinenet_tf.ops.box_ops import yxyx_to_xywh
-from spinenet_tf.progress import ProgressBar
+from spinenet_tf.utils.progress import ProgressBar
 
 _SERVING_FUNCTIONS = weakref.WeakKeyDictionary()
 
@@ -57,9 +59,6 @@ def coco_results(detections, image_ids, image_sizes=None):
     """COCO result dicts of a batch's detections (boxes in original pixels);
     with `detection_masks`, each result's `segmentation` is its mask pasted
     into the image of `image_sizes` [B, 2] (height, width), as RLE."""
-    from spinenet_tf.data.instance_masks import encode_mask
-    from spinenet_tf.evaluation.mask_pasting import paste_masks
-
     results = []
     for b, image_id in enumerate(image_ids):
         count = int(detections["num_detections"][b])

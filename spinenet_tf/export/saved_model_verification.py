@@ -4,9 +4,15 @@ detections, COCO AP and latency, on the same uint8 images of the task's
 evaluation data."""
 
 from spinenet_tf.evaluation.detection_evaluation import keras_detect
-from spinenet_tf.export.detectors import (
-    SavedModelDetector, as_uint8, first_images, latency_ms, match_top_detections,
-    on_uint8_pixels, pixels_of)
+from spinenet_tf.export.detection_matching import first_images, match_top_detections
+from spinenet_tf.export.exported_detectors import (
+    SavedModelDetector,
+    as_uint8,
+    on_uint8_pixels,
+    pixels_of,
+)
+from spinenet_tf.export.latency import latency_ms
+from spinenet_tf.quantization.inference_form import compute_dtype_of, inference_model
 
 TOP_DETECTIONS = 10
 MIN_IOU = 0.9
@@ -21,8 +27,6 @@ def verify_detection_saved_model(model, export_dir, precision, evaluation, max_i
     A model trained under a mixed policy is compared in its float32
     inference form, the model the SavedModel was made from: bfloat16
     rounding alone moves a few of the top detections."""
-    from spinenet_tf.quantization.inference_form import compute_dtype_of, inference_model
-
     keras_name = "Keras model as trained"
     computes_in = compute_dtype_of(model)
     if computes_in != "float32":

@@ -33,6 +33,9 @@ import os
 
 import tensorflow as tf
 
+from spinenet_tf.evaluation.mask_pasting import paste_masks_in_graph
+from spinenet_tf.utils.atomic_files import atomic_directory
+
 # Exports are for inference: not tracing gradient functions for the ops that
 # have custom gradients cuts `tf.saved_model.save` of the demo model from
 # 10 s to 3.6 s, and nothing that loads these files differentiates.
@@ -74,8 +77,6 @@ class ServingModule(tf.Module):
         self._preprocessor = model.preprocessor
 
     def _with_pasted_masks(self, images, image_info):
-        from spinenet_tf.evaluation.mask_pasting import paste_masks_in_graph
-
         outputs = dict(self._model_serving_outputs(images, image_info))
         if "detection_masks" not in outputs:
             raise ValueError("paste_masks pastes the model's detection_masks (a Mask R-CNN's); "
@@ -183,7 +184,7 @@ class ServingModule(tf.Module):
 def export_saved_model(model, export_dir, batch_size=None, atomic=True, paste_masks=False):
     """Writes `model` with the serving signatures to `export_dir`; returns
     its absolute path. `atomic`: build it beside and rename it into place
-    (`spinenet_tf.atomic_files.atomic_directory`), so a killed or failed
+    (`spinenet_tf.utils.atomic_files.atomic_directory`), so a killed or failed
     export leaves the previous SavedModel or none; False writes into
     `export_dir` directly (for a caller whose whole folder is atomic).
     `paste_masks`: a Mask R-CNN's signatures also return full-image masks
@@ -194,8 +195,6 @@ def export_saved_model(model, export_dir, batch_size=None, atomic=True, paste_ma
         tf.saved_model.save(module, export_dir, signatures=signatures,
                             options=INFERENCE_SAVE_OPTIONS)
         return os.path.abspath(export_dir)
-    from spinenet_tf.atomic_files import atomic_directory
-
     with atomic_directory(export_dir) as partial:
         tf.saved_model.save(module, partial, signatures=signatures,
                             options=INFERENCE_SAVE_OPTIONS)

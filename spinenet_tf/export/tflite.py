@@ -27,8 +27,9 @@ import numpy as np
 import tensorflow as tf
 
 from spinenet_tf.export.serving import INFERENCE_SAVE_OPTIONS
-from spinenet_tf.retinanet.tflite_post_process import NMS_TYPES
+from spinenet_tf.ops.tflite_detection_post_process import NMS_TYPES
 from spinenet_tf.quantization.int8_quantizer import Int8Quantizer
+from spinenet_tf.utils.atomic_files import write_bytes
 
 QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
 
@@ -82,7 +83,7 @@ def convert_to_tflite(model, quantization="fp32", post_processing=True,
         uint8_input: the input tensor is uint8 (cast to float inside).
         post_process_config: a `TFLitePostProcessConfig` for the op
             (default: `model.tflite_post_process_config(nms)`).
-        nms: "fast" or "regular", see `TFLitePostProcessConfig.from_decoder`.
+        nms: "fast" or "regular", see `TFLitePostProcessConfig.from_generator`.
     """
     _check_arguments(quantization, nms)
     if quantization == "int8":
@@ -188,7 +189,5 @@ def _converter(model, post_processing, uint8_input, post_process_config, nms):
 def write_tflite(flatbuffer, path):
     """Writes the flatbuffer (atomically: a killed write leaves the previous
     file or none); returns its absolute path and size in bytes."""
-    from spinenet_tf.atomic_files import write_bytes
-
     write_bytes(path, flatbuffer)
     return os.path.abspath(path), len(flatbuffer)

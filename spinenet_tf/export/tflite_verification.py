@@ -1,13 +1,18 @@
-"""`--verify` for a detection `.tflite`: raw outputs, top detections, COCO AP
-and latency against the Keras model it came from, on the task's evaluation
-data (`spinenet_tf.evaluation.EvaluationData`)."""
+"""`--verify` for a detection `.tflite` (raw outputs, top detections, COCO
+AP and latency against the Keras model it came from), and the AP an int8
+file costs against the fp32 one (`Int8ApCost`, what the int8 AP budget
+measures), on the task's evaluation data (`Task.evaluation_data`)."""
 
 import numpy as np
 
 from spinenet_tf.evaluation.detection_evaluation import keras_detect
-from spinenet_tf.export.detectors import (
-    TFLiteDetector, first_images, latency_ms, match_top_detections, pixels_of,
-    suppress_across_classes)
+from spinenet_tf.export.detection_matching import (
+    first_images,
+    match_top_detections,
+    suppress_across_classes,
+)
+from spinenet_tf.export.exported_detectors import TFLiteDetector, pixels_of
+from spinenet_tf.export.latency import latency_ms
 from spinenet_tf.export.tflite import convert_to_tflite
 
 
@@ -28,7 +33,7 @@ def raw_output_difference(model, images):
 
 def _threads(nms):
     # The op's multi-threaded regular NMS drops a class
-    # (TFLitePostProcessConfig.from_decoder).
+    # (TFLitePostProcessConfig.from_generator).
     return 1 if nms == "regular" else 2
 
 
@@ -73,7 +78,7 @@ def verify_detection_tflite(model, flatbuffer, quantization, evaluation, nms="fa
               f"{summary['raw_max_abs_difference']:.2e} "
               f"({'within' if summary['raw_max_abs_difference'] <= 1e-3 else 'OVER'} 1e-3)")
     keras = keras_detect(model)
-    iou_threshold = model.detection_decoder.nms_iou_threshold
+    iou_threshold = model.detection_generator.nms_iou_threshold
     matched, compared, _ = match_top_detections(
         keras, detector, evaluation.dataset, max_images,
         adjust_expected=(lambda d: suppress_across_classes(d, iou_threshold))

@@ -5,10 +5,9 @@ import inspect
 import keras
 
 from spinenet_tf.layers.batch_normalization import BatchNormalization
+from spinenet_tf.layers.fake_quantization import ActivationQuantizer
 from spinenet_tf.layers.fixed_padding import check_conv_padding, conv_class
-from spinenet_tf.quantization.fake_quantization import ActivationQuantizer
-from spinenet_tf.quantization.layer_form import (
-    FoldsBatchNorm, LayerForm, form_from_legacy_config)
+from spinenet_tf.layers.layer_form import FoldsBatchNorm, LayerForm, form_from_legacy_config
 
 ACTIVATIONS = ("relu", "swish", "hard_swish")
 

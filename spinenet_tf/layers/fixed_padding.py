@@ -10,8 +10,7 @@ the second. A stride-1 conv with an odd kernel pads the same either way.
 
 import keras
 
-from spinenet_tf.quantization.fake_quantization import (
-    QuantizedConv2D, QuantizedDepthwiseConv2D)
+from spinenet_tf.layers.fake_quantization import QuantizedConv2D, QuantizedDepthwiseConv2D
 
 CONV_PADDINGS = ("same", "fixed")
 

@@ -4,12 +4,12 @@ optionally computed end to end in bfloat16."""
 import keras
 import numpy as np
 
-from spinenet_tf.compat.keras_internals import flatten_layers
 from spinenet_tf.backbones.scale_permuted_backbone import ScalePermutedBackbone
-from spinenet_tf.training.checkpoints import variables_by_path
-from spinenet_tf.quantization.fake_quantization import ActivationQuantizer
-from spinenet_tf.quantization.layer_form import FoldsBatchNorm
-from spinenet_tf.task_model import TaskModelMixin
+from spinenet_tf.compat.keras_internals import flatten_layers
+from spinenet_tf.layers.fake_quantization import ActivationQuantizer
+from spinenet_tf.layers.layer_form import FoldsBatchNorm
+from spinenet_tf.models.base.family_model import FamilyModel
+from spinenet_tf.utils.variable_paths import variables_by_path
 
 PRECISIONS = ("float32", "bfloat16")
 
@@ -20,12 +20,12 @@ def inference_model(model, precision="float32"):
     In inference a batch norm is a per-channel affine map of the conv
     output before it, so it can live in that conv's kernel and bias: one
     pass over memory instead of two or three. This returns a model of the
-    same class (a `SpineNet`, `SpineNetMobile`, `RetinaNet`,
-    `SpineNetClassifier` or `MaskRCNN`; it serialises, exports and has
-    `serving_outputs` like the original) built with `form="folded"` (convs
-    with biases, identities where the batch norms were; each RetinaNet head
-    level gets its own tower convs; Mask R-CNN's heads keep their batch
-    norms) and weights computed from `model`'s
+    same class (a `SpineNet`, `SpineNetMobile`, or a family's model such as
+    `RetinaNet`, `SpineNetClassifier` or `MaskRCNN`; it serialises, exports
+    and has `serving_outputs` like the original) built with `form="folded"`
+    (convs with biases, identities where the batch norms were; each
+    RetinaNet head level gets its own tower convs; the two-stage heads keep
+    their batch norms) and weights computed from `model`'s
     (moving statistics, not batch statistics). Regular, depthwise and
     separable convolutions are folded. Dropout and stochastic depth are
     kept (they are identities in inference).
@@ -65,21 +65,24 @@ def compute_dtype_of(model):
 def quantization_aware_model(model):
     """A copy of `model` to fine-tune for int8: its inference form (batch
     norm folded, from the moving statistics, as the TFLite converter folds
-    it) with fake quantization (`spinenet_tf.quantization.fake_quantization`):
+    it) with fake quantization (`spinenet_tf.layers.fake_quantization`):
     kernels per output channel, conv outputs and activations to ranges that
     training learns. Converting it to int8 TFLite takes those ranges.
 
     Args:
-        model: a trained float32 `RetinaNet` or backbone (not modified).
+        model: a trained float32 backbone, or a model whose head has a
+            quantization-aware form (a `RetinaNet`: the one family whose
+            config takes `model.quantization_aware`); not modified. Other
+            heads (two-stage, the classifier's dense layer) stay float.
     """
     return _folded_copy(model, "float32", quantization_aware=True)
 
 
 def _folded_copy(model, precision, quantization_aware=None):
-    if not isinstance(model, (TaskModelMixin, ScalePermutedBackbone)):
+    if not isinstance(model, (FamilyModel, ScalePermutedBackbone)):
         raise TypeError(
-            "inference_model takes a SpineNet, SpineNetMobile, RetinaNet, "
-            f"SpineNetClassifier or MaskRCNN; received a {model.__class__.__name__}.")
+            "inference_model takes a SpineNet or SpineNetMobile backbone or a model of a "
+            f"registered family; received a {model.__class__.__name__}.")
     if quantization_aware is None:  # a quantization-aware model stays so
         quantization_aware = any(isinstance(layer, ActivationQuantizer)
                                  for layer in flatten_layers(model))

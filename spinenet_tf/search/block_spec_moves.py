@@ -130,53 +130,19 @@ def mutate_block_specs(
         )
     )
     _check_stem_blocks(stem_blocks, current)
-    moves = ["permute", "connection", "level", "block_fn"]
-    if mutation is not None and mutation not in moves:
-        raise ValueError(f"`mutation` must be one of {moves}; received {mutation!r}.")
-    candidates = [mutation] if mutation else moves
-    allowed = sorted(set(levels))
+    if mutation is not None and mutation not in MOVES:
+        raise ValueError(f"`mutation` must be one of {list(MOVES)}; received {mutation!r}.")
+    candidates = [mutation] if mutation else list(MOVES)
+    space = dict(block_fns=block_fns, levels=sorted(set(levels)),
+                 num_stem_maps=num_stem_maps, stem_blocks=stem_blocks,
+                 intermediate=[i for i, s in enumerate(current)
+                               if not s.is_output and i >= stem_blocks],
+                 outputs=[i for i, s in enumerate(current) if s.is_output and i >= stem_blocks])
     for _ in range(100):
         move = rng.choice(candidates)
-        mutated = [s.as_tuple() for s in current]
-        intermediate = [i for i, s in enumerate(current)
-                        if not s.is_output and i >= stem_blocks]
-        outputs = [i for i, s in enumerate(current) if s.is_output and i >= stem_blocks]
-        searched = range(stem_blocks, len(mutated))
-        if move == "permute":
-            group = rng.choice([g for g in (intermediate, outputs) if len(g) > 1] or [[]])
-            if len(group) < 2:
-                continue
-            a, b = rng.sample(group, 2)
-            (la, fa, _, oa), (lb, fb, _, ob) = mutated[a], mutated[b]
-            mutated[a] = (lb, fb, mutated[a][2], ob)
-            mutated[b] = (la, fa, mutated[b][2], oa)
-        elif move == "connection":
-            index = rng.choice(searched)
-            available = num_stem_maps + index
-            level, fn, offsets, out = mutated[index]
-            which = rng.randrange(2)
-            options = [m for m in range(available) if m != offsets[which]]
-            if not options:
-                continue
-            offsets = list(offsets)
-            offsets[which] = rng.choice(options)
-            mutated[index] = (level, fn, tuple(offsets), out)
-        elif move == "level":
-            if not intermediate:
-                continue
-            index = rng.choice(intermediate)
-            level, fn, offsets, out = mutated[index]
-            choices = [level + d for d in LEVEL_ADJUSTMENTS if d and level + d in allowed]
-            if not choices:
-                continue
-            mutated[index] = (rng.choice(choices), fn, offsets, out)
-        else:
-            index = rng.choice(searched)
-            level, fn, offsets, out = mutated[index]
-            options = [f for f in block_fns if f != fn]
-            if not options:
-                continue
-            mutated[index] = (level, rng.choice(options), offsets, out)
+        mutated = MOVES[move](rng, [s.as_tuple() for s in current], space)
+        if mutated is None:
+            continue
         try:
             fixed_fns = tuple(spec[1] for spec in mutated[:stem_blocks])
             fixed_levels = [spec[0] for spec in mutated[:stem_blocks]]
@@ -190,3 +156,59 @@ def mutate_block_specs(
         f"Could not find a valid {candidates} mutation of the given block specs "
         "in 100 tries; the search space around them may be empty."
     )
+
+
+def _permute(rng, specs, space):
+    """Swaps two intermediate (or two output) blocks, connections kept in place."""
+    group = rng.choice([g for g in (space["intermediate"], space["outputs"]) if len(g) > 1]
+                       or [[]])
+    if len(group) < 2:
+        return None
+    a, b = rng.sample(group, 2)
+    (la, fa, _, oa), (lb, fb, _, ob) = specs[a], specs[b]
+    specs[a] = (lb, fb, specs[a][2], ob)
+    specs[b] = (la, fa, specs[b][2], oa)
+    return specs
+
+
+def _rewire(rng, specs, space):
+    """Rewires one parent of one searched block."""
+    index = rng.choice(range(space["stem_blocks"], len(specs)))
+    level, fn, offsets, out = specs[index]
+    which = rng.randrange(2)
+    options = [m for m in range(space["num_stem_maps"] + index) if m != offsets[which]]
+    if not options:
+        return None
+    offsets = list(offsets)
+    offsets[which] = rng.choice(options)
+    specs[index] = (level, fn, tuple(offsets), out)
+    return specs
+
+
+def _move_level(rng, specs, space):
+    """Moves one intermediate block by one of `LEVEL_ADJUSTMENTS`."""
+    if not space["intermediate"]:
+        return None
+    index = rng.choice(space["intermediate"])
+    level, fn, offsets, out = specs[index]
+    choices = [level + d for d in LEVEL_ADJUSTMENTS if d and level + d in space["levels"]]
+    if not choices:
+        return None
+    specs[index] = (rng.choice(choices), fn, offsets, out)
+    return specs
+
+
+def _change_block_fn(rng, specs, space):
+    """Changes one searched block's type."""
+    index = rng.choice(range(space["stem_blocks"], len(specs)))
+    level, fn, offsets, out = specs[index]
+    options = [f for f in space["block_fns"] if f != fn]
+    if not options:
+        return None
+    specs[index] = (level, rng.choice(options), offsets, out)
+    return specs
+
+
+# The search space's moves, by name (`mutate_block_specs`).
+MOVES = {"permute": _permute, "connection": _rewire, "level": _move_level,
+         "block_fn": _change_block_fn}

@@ -7,7 +7,12 @@ import json
 import os
 import time
 
+import keras
+import tensorflow as tf
+
 from spinenet_tf.config import config_from_dict, validate
+from spinenet_tf.training.trainer import Trainer
+from spinenet_tf.utils.model_complexity import count_macs
 
 
 @dataclasses.dataclass
@@ -93,13 +98,8 @@ class ProxyTask:
 
     def complexity(self, spec):
         """(GMACs, parameters) of the candidate backbone at the proxy scale."""
-        import keras
-
-        from spinenet_tf.model_complexity import count_macs
-        from spinenet_tf.tasks import task_for_config
-
         keras.mixed_precision.set_global_policy("float32")
-        backbone = task_for_config(self.config(spec, 0)).build_backbone()
+        backbone = self.config(spec, 0).model.build_backbone()
         result = count_macs(backbone) / 1e9, backbone.count_params()
         keras.backend.clear_session()
         return result
@@ -108,11 +108,6 @@ class ProxyTask:
         """Trains the candidate in `folder` (resuming its checkpoints);
         returns its COCO metrics and the seconds it took. The trainer's
         output goes to `folder/train_output.txt`."""
-        import keras
-        import tensorflow as tf
-
-        from spinenet_tf.training.trainer import Trainer
-
         os.makedirs(folder, exist_ok=True)
         started = time.time()
         with open(os.path.join(folder, "train_output.txt"), "a") as log, \

@@ -5,7 +5,6 @@ import keras
 from spinenet_tf.training.fused_adam import FusedAdam
 from spinenet_tf.training.learning_rate import StepwiseWithWarmup
 
-
 OPTIMIZER_TYPES = ("sgd", "adam")
 
 

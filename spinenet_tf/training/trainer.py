@@ -2,7 +2,7 @@
 
 Training is Keras `fit` under the strategy's scope; everything that depends
 on the job (model, inputs, evaluation, pictures) comes from the experiment's
-task (`spinenet_tf.tasks`). A Keras "epoch" here is
+task (`spinenet_tf.models.base.Task`, found through the registry). A Keras "epoch" here is
 `trainer.checkpoint_every` steps over an endless input stream; at the end of
 each one a checkpoint is written (model and optimizer variables keyed by
 path, random-generator states included), and every `trainer.eval_every`
@@ -25,18 +25,18 @@ import time
 
 import keras
 import tensorflow as tf
-import yaml
 from absl import logging
 
-from spinenet_tf import visualization
-from spinenet_tf.atomic_files import save_keras_model, write_bytes
-from spinenet_tf.training import checkpoints
-from spinenet_tf.config import config_to_dict
-from spinenet_tf.hardware import auto_mixed_precision
-from spinenet_tf.progress import fit_verbosity
-from spinenet_tf.tasks import task_for_config
 from spinenet_tf.compat.keras_multi_worker import multi_worker_fit
+from spinenet_tf.config import config_yaml
+from spinenet_tf.evaluation import visualization
+from spinenet_tf.models.base.task import task_for_config
+from spinenet_tf.training import checkpoints
+from spinenet_tf.training.model_building import build_training_model
 from spinenet_tf.training.optimizer import build_optimizer
+from spinenet_tf.utils.atomic_files import save_keras_model, write_bytes
+from spinenet_tf.utils.hardware import auto_mixed_precision
+from spinenet_tf.utils.progress import fit_verbosity
 
 
 def _is_chief(strategy):
@@ -53,7 +53,7 @@ def build_compiled_model(config, task=None):
     """The model and optimizer of `config`, compiled and built as `fit` needs
     them (so a training checkpoint restores into both)."""
     task = task or task_for_config(config)
-    model = task.build_model()
+    model = build_training_model(config, task)
     optimizer = build_optimizer(config)
     task.compile_model(model, optimizer)
     optimizer.build(model.trainable_variables)
@@ -90,7 +90,7 @@ class Trainer:
             tf.config.experimental.enable_op_determinism()
         self.precision = (auto_mixed_precision(config.model.backbone)
                           if trainer.mixed_precision == "auto" else trainer.mixed_precision)
-        if config.model.quantization_aware:  # fake quantization is float32
+        if config.model.trains_quantization_aware():  # fake quantization is float32
             self.precision = None
         keras.mixed_precision.set_global_policy(
             f"mixed_{self.precision}" if self.precision else "float32")
@@ -107,8 +107,8 @@ class Trainer:
                 f"Checkpoint step {self.initial_step} is not a multiple of "
                 f"trainer.checkpoint_every={trainer.checkpoint_every}; resume with "
                 "the checkpoint_every it was written with.")
-        write_bytes(os.path.join(self.write_dir, checkpoints.CONFIG_FILE), yaml.safe_dump(
-            config_to_dict(config), sort_keys=False).encode())
+        write_bytes(os.path.join(self.write_dir, checkpoints.CONFIG_FILE),
+                    config_yaml(config).encode())
         save_keras_model(self.model, os.path.join(self.write_dir, checkpoints.MODEL_FILE))
 
     def _resume(self):

@@ -14,8 +14,8 @@ import sys
 
 import numpy as np
 import pytest
+from support import random_images, randomize_batch_norm
 
-from spinenet_tf.testing import random_images, randomize_batch_norm
 from spinenet_tf import SpineNet, SpineNetMobile
 
 pytestmark = [

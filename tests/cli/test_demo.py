@@ -7,8 +7,9 @@ import subprocess
 import sys
 import sysconfig
 
+from support import ROOT
+
 from spinenet_tf.cli.demo import demo_config
-from spinenet_tf.testing import ROOT
 
 
 def test_demo_config_points_at_the_generated_data(tmp_path):
@@ -59,7 +60,7 @@ def test_demo_from_a_wheel_is_quiet_and_ends_with_the_figures_and_files(tmp_path
                                                             "PYTHONPATH")}
     where = subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import spinenet_tf.configs as c, "
-         "spinenet_tf.config as k; print(c.__file__); print(k.recipe_names())"],
+         "spinenet_tf.config as k; print(c.__file__); print(k.config_names())"],
         capture_output=True, text=True, cwd=elsewhere, env=env, check=True)
     assert where.stdout.startswith(str(venv)), where.stdout
     assert "retinanet_mobile_synthetic_demo" in where.stdout

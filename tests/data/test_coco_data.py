@@ -226,9 +226,9 @@ def test_synthetic_data_is_deterministic_and_honest(tmp_path):
 def test_every_iterator_of_the_training_stream_sees_the_same_stream(tmp_path):
     # Keras' fit opens one iterator to build the model and another to
     # train; a reshuffle shared between iterators made their orders differ.
-    from spinenet_tf.data.training_stream import endless_shuffled
-
     import tensorflow as tf
+
+    from spinenet_tf.data.training_stream import endless_shuffled
 
     stream = endless_shuffled(tf.data.Dataset.range(5), buffer_size=5, seed=1, skip=3)
     first = iter(stream)

@@ -9,7 +9,11 @@ import pytest
 from spinenet_tf.data import synthetic
 from spinenet_tf.data.coco import CocoFormatError, load_coco
 from spinenet_tf.data.instance_masks import (
-    SegmentationError, check_segmentation, decode_segmentation, encode_mask)
+    SegmentationError,
+    check_segmentation,
+    decode_segmentation,
+    encode_mask,
+)
 
 
 def write_coco(tmp_path, annotation):
@@ -168,7 +172,10 @@ def test_tfrecord_masks_in_the_reference_schema_give_the_folders_crops(tmp_path)
     import tensorflow as tf
 
     from spinenet_tf.data.detection_input import (
-        DetectionInput, examples_from_coco, examples_from_tfrecords)
+        DetectionInput,
+        examples_from_coco,
+        examples_from_tfrecords,
+    )
     from spinenet_tf.data.tfrecords import write_tfrecords
     from spinenet_tf.layers import ImagePreprocessor
 

@@ -4,11 +4,10 @@ tf-models-official's `preprocess_ops`, and its errors and serialization."""
 import numpy as np
 import pytest
 import tensorflow as tf
+from official.vision.ops import preprocess_ops
+from support import assert_config_round_trip
 
 from spinenet_tf import ImagePreprocessor, RetinaNet
-from spinenet_tf.testing import assert_config_round_trip
-
-from official.vision.ops import preprocess_ops
 
 
 @pytest.mark.parametrize("shape,output", [((480, 640), (640, 640)),

@@ -1,9 +1,9 @@
 """The Keras detect function every evaluation uses."""
 
 import numpy as np
+from support import TINY_SIZE, tiny_detector
 
 from spinenet_tf.evaluation.detection_evaluation import keras_detect, serving_function
-from spinenet_tf.testing import TINY_SIZE, tiny_detector
 
 
 def test_keras_detection_traces_the_model_once_for_any_batch_size():

@@ -5,10 +5,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from support import SHORT_MOBILE_BLOCK_SPECS
 
 import spinenet_tf
 from spinenet_tf.export import convert_to_tflite, export_saved_model
-from spinenet_tf.testing import SHORT_MOBILE_BLOCK_SPECS
 
 SIZE = 128
 

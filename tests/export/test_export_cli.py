@@ -8,8 +8,8 @@ import sys
 import keras
 import numpy as np
 import tensorflow as tf
-
-from spinenet_tf.testing import TRAINED_STEPS, ROOT, run_command as run
+from support import ROOT, TRAINED_STEPS
+from support import run_command as run
 
 
 def test_export_of_a_trained_model_dir_serves_its_detections(synthetic_data, trained_run,
@@ -76,17 +76,18 @@ def test_export_of_a_model_garden_checkpoint_serves_model_garden_detections(tmp_
     """`--config` + `--model_garden_checkpoint`: the SavedModel gives the
     detections of the tf-models-official model that wrote the checkpoint."""
     import tf_keras  # noqa: F401
-    from spinenet_tf import convert
+    from support import randomize_batch_norm, randomize_predictors
+
     from spinenet_tf.config import load_config
-    from spinenet_tf.export.detectors import one_image
+    from spinenet_tf.export.detection_matching import one_image
+    from spinenet_tf.models.base import task_for_config
+    from spinenet_tf.models.retinanet import build_model_garden_retinanet
     from spinenet_tf.ops.box_ops import box_iou
-    from spinenet_tf.tasks import task_for_config
-    from spinenet_tf.testing import randomize_batch_norm, randomize_predictors
 
     config_path = os.path.join(ROOT, "configs", "retinanet_mobile_synthetic_demo.yaml")
     keras.utils.set_random_seed(5)
-    ours = task_for_config(load_config(config_path)).build_model()
-    reference = convert.build_model_garden_retinanet(ours)
+    ours = task_for_config(load_config(config_path)).build_network()
+    reference = build_model_garden_retinanet(ours)
     image = np.random.default_rng(3).integers(0, 256, (128, 128, 3), dtype=np.uint8)
     normalized = np.asarray(ours.preprocessor.normalize(image), "float32")[None]
     randomize_batch_norm(reference)
@@ -106,7 +107,7 @@ def test_export_of_a_model_garden_checkpoint_serves_model_garden_detections(tmp_
     # SavedModel is the folded form, computed in another order, so a random
     # box within rounding of the score threshold or of an NMS overlap may be
     # kept on one side only.
-    threshold = ours.detection_decoder.pre_nms_score_threshold + 0.02
+    threshold = ours.detection_generator.pre_nms_score_threshold + 0.02
     wanted, got = one_image(expected, 0), one_image(served, 0)
 
     def confident(detections):

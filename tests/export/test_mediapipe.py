@@ -3,15 +3,14 @@ metadata (labels, normalisation, output roles) is read, and MediaPipe's
 detections are LiteRT's (boxes within 1 px, same labels), for the fp32
 file (float input) and the int8 file (uint8 input)."""
 
+import ai_edge_litert.interpreter  # noqa: F401
+import mediapipe.tasks.python.vision  # noqa: F401
 import numpy as np
 import pytest
+from support import TINY_SIZE as SIZE
+from support import images_of_sizes, randomize_batch_norm, run_tflite, tiny_detector
 
 from spinenet_tf.export.tflite import convert_to_tflite
-from spinenet_tf.testing import (
-    TINY_SIZE as SIZE, images_of_sizes, randomize_batch_norm, run_tflite, tiny_detector)
-
-import mediapipe.tasks.python.vision  # noqa: F401
-import ai_edge_litert.interpreter  # noqa: F401
 
 LABELS = ["circle", "square", "triangle"]
 

@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from support import detection_rows as rows
+from support import images_of_sizes, keras_detections, tiny_detector
 
 from spinenet_tf.export import export_saved_model
-from spinenet_tf.testing import (
-    detection_rows as rows, images_of_sizes, keras_detections, tiny_detector)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from support import detection_rows, images_of_sizes, keras_detections, tiny_detector
 
 from spinenet_tf import inference_model
 from spinenet_tf.data.coco import load_coco
@@ -20,9 +21,6 @@ from spinenet_tf.data.detection_input import DetectionInput, examples_from_coco
 from spinenet_tf.evaluation.detection_evaluation import EvaluationData
 from spinenet_tf.export import export_saved_model
 from spinenet_tf.export.saved_model_verification import verify_detection_saved_model
-from spinenet_tf.testing import (
-    detection_rows, images_of_sizes, keras_detections, tiny_detector)
-
 
 MAX_DETECTIONS = 100  # the detector's default
 
@@ -105,10 +103,10 @@ def test_a_model_trained_in_mixed_bfloat16_exports_int8_tflite(synthetic_data, t
     model whose layers compute in bfloat16; the converter cannot quantize
     those ops, so the TFLite path starts from its float32 inference form."""
     import keras
+    from support import run_tflite
 
-    from spinenet_tf.export.tflite_cli import export_and_verify_tflite
+    from spinenet_tf.export.tflite_export import export_and_verify_tflite
     from spinenet_tf.quantization.inference_form import compute_dtype_of
-    from spinenet_tf.testing import run_tflite
 
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:

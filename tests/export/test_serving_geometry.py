@@ -8,14 +8,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 import yaml
+from support import SHORT_MOBILE_BLOCK_SPECS, tiny_detector
 
 import spinenet_tf
 from spinenet_tf.config import load_config
 from spinenet_tf.data.coco import load_coco
 from spinenet_tf.data.detection_input import DetectionInput, examples_from_coco
 from spinenet_tf.export import ServingModule, export_saved_model
-from spinenet_tf.tasks import ClassificationTask
-from spinenet_tf.testing import SHORT_MOBILE_BLOCK_SPECS, tiny_detector
+from spinenet_tf.models.classifier.classification_task import ClassificationTask
 
 SIGNATURES = ("serving_default", "serve_image_tensor", "serve_encoded_image",
               "serve_tf_example")
@@ -106,7 +106,7 @@ def classification_task(folder, size):
 def test_classification_serves_its_evaluation_geometry(tmp_path):
     keras.utils.set_random_seed(0)
     task = classification_task(tmp_path / "folder", 128)
-    model = task.build_model()
+    model = task.build_network()
     assert model.preprocessor.center_crop_fraction == 0.875
     batch, labels = next(iter(task.dataset(model, task.config.eval_data, training=False)))
     for image, expected in zip(pictures(1), batch):

@@ -2,15 +2,15 @@
 matches the Keras model (raw outputs within 1e-3, top detections with the
 same class at IoU >= 0.9)."""
 
+import ai_edge_litert.interpreter  # noqa: F401
 import numpy as np
 import pytest
+from support import TINY_SIZE as SIZE
+from support import images_of_sizes, run_on_xnnpack, run_tflite, tiny_detector
 
-from spinenet_tf.retinanet import DetectionDecoder, TFLitePostProcessConfig
 from spinenet_tf.export.tflite import convert_to_tflite
-from spinenet_tf.testing import (
-    TINY_SIZE as SIZE, images_of_sizes, run_on_xnnpack, run_tflite, tiny_detector)
-
-import ai_edge_litert.interpreter  # noqa: F401
+from spinenet_tf.models.retinanet import MultilevelDetectionGenerator
+from spinenet_tf.ops.tflite_detection_post_process import TFLitePostProcessConfig
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_fp32_regular_nms_detections_match_keras(pixel_inclusive):
     """Scores and boxes of the op equal the Keras decoder's, in Model
     Garden's box convention and in the TPU model zoo's (random box codes:
     zero codes decode to the anchor in both)."""
-    detector = tiny_detector(pixel_inclusive_boxes=pixel_inclusive)
+    detector = tiny_detector(flavor="tpu" if pixel_inclusive else "model_garden")
     rng = np.random.default_rng(5)
     for variable in detector.head.box_predictor.weights:
         variable.assign(rng.normal(0.0, 0.1, variable.shape).astype("float32"))
@@ -63,7 +63,7 @@ def test_fp32_regular_nms_detections_match_keras(pixel_inclusive):
     # One thread: LiteRT's multi-threaded regular NMS drops a class (below).
     outputs, _ = run_tflite(flatbuffer, image, threads=1)
     batch = detector.preprocessor.normalize(image[None])
-    expected = DetectionDecoder(pre_nms_score_threshold=0.3, max_detections=10,
+    expected = MultilevelDetectionGenerator(pre_nms_score_threshold=0.3, max_detections=10,
                                 pixel_inclusive_boxes=pixel_inclusive)(
         *(lambda raw: (raw["class_logits"], raw["box_deltas"]))(detector(batch)),
         detector.anchors_for(batch))
@@ -107,7 +107,7 @@ def test_default_fast_nms_detects_every_class_on_any_thread_count(last_class_det
 def test_litert_regular_nms_on_two_threads_drops_the_class_at_index_two(
         last_class_detector):
     """Pins LiteRT's bug (TensorFlow issue 56058) that docs/export.md and
-    `TFLitePostProcessConfig.from_decoder` warn about: its worker threads start at
+    `TFLitePostProcessConfig.from_generator` warn about: its worker threads start at
     classes 0..threads-1, then continue at threads+1, so class `threads`
     is never processed. If this fails, LiteRT fixed it: update the docs."""
     image = images_of_sizes([(SIZE, SIZE)], seed=4)[0]

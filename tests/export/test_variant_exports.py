@@ -6,13 +6,12 @@ SpineNet-49S's plain-conv 4 x 128 head converts to an fp32 TFLite within
 1e-3 of Keras, and SpineNet-Mobile-49's 4 x 48 separable head quantizes to
 an int8 file that runs on XNNPACK. Both at 128 px."""
 
+import ai_edge_litert.interpreter  # noqa: F401
 import numpy as np
+from support import TINY_SIZE as SIZE
+from support import images_of_sizes, run_on_xnnpack, run_tflite, tiny_detector
 
 from spinenet_tf.export import convert_to_tflite
-from spinenet_tf.testing import (
-    TINY_SIZE as SIZE, images_of_sizes, run_on_xnnpack, run_tflite, tiny_detector)
-
-import ai_edge_litert.interpreter  # noqa: F401
 
 
 def test_spinenet_49s_head_converts_to_fp32_tflite_within_1e_3():

@@ -14,12 +14,18 @@ import sys
 import keras
 import numpy as np
 import pytest
+from support import ROOT, TRAINED_STEPS
 
 from spinenet_tf.training import checkpoints
 from spinenet_tf.training.checkpoints import (
-    CheckpointReadError, CheckpointWriteError, CheckpointWriter, find_restorable_checkpoint,
-    restore_checkpoint, training_checkpoint, verify_checkpoint)
-from spinenet_tf.testing import ROOT, TRAINED_STEPS
+    CheckpointReadError,
+    CheckpointWriteError,
+    CheckpointWriter,
+    find_restorable_checkpoint,
+    restore_checkpoint,
+    training_checkpoint,
+    verify_checkpoint,
+)
 
 
 def _model():

@@ -1,7 +1,8 @@
-"""Fault injection, configs: every field of every config section, given a
-value of the wrong type or outside its range, is an error that names the
-key, what was received and what was expected. The cases are generated from
-the dataclasses, so a new field is covered when it is added."""
+"""Fault injection, configs: every field of every config section of every
+model family, given a value of the wrong type or outside its range, is an
+error that names the key, what was received and what was expected. The
+cases are generated from the dataclasses and the registry, so a new field
+or family is covered when it is added."""
 
 import dataclasses
 import os
@@ -10,17 +11,41 @@ import sys
 import typing
 
 import pytest
+from support import DEMO_CONFIG, ROOT
 
+from spinenet_tf import registry
 from spinenet_tf.config import ConfigError, ExperimentConfig, load_config
-from spinenet_tf.testing import DEMO_CONFIG, ROOT
+
+# A shipped config of each family, the one its fields' cases load.
+FAMILY_CONFIGS = {family: os.path.join(ROOT, "configs", name) for family, name in (
+    ("retinanet", "retinanet_mobile_synthetic_demo.yaml"),
+    ("maskrcnn", "maskrcnn_mobile_synthetic.yaml"),
+    ("classifier", "classifier_spinenet49_imagenet.yaml"))}
 
 
-def _fields(section=ExperimentConfig, prefix=""):
+def _section_fields(section, prefix):
     for field in dataclasses.fields(section):
         if dataclasses.is_dataclass(field.type):
-            yield from _fields(field.type, f"{field.name}.")
-        else:
+            yield from _section_fields(field.type, f"{prefix}{field.name}.")
+        elif field.name != "type":  # the family's name, not a setting
             yield f"{prefix}{field.name}", field
+
+
+def _fields():
+    """(config file, key, field) of every setting: the shared sections once,
+    each family's `model:` and `losses:` sections with that family's config."""
+    for field in dataclasses.fields(ExperimentConfig):
+        if dataclasses.is_dataclass(field.type):
+            for key, item in _section_fields(field.type, f"{field.name}."):
+                yield DEMO_CONFIG, key, item
+    for name, family in registry.families().items():
+        for section, cls in (("model", family.config_class), ("losses", family.losses_class)):
+            for key, item in _section_fields(cls, f"{section}."):
+                yield FAMILY_CONFIGS[name], key, item
+
+
+def test_every_family_has_a_config_here():
+    assert set(FAMILY_CONFIGS) == set(registry.families())
 
 
 def _accepts(field_type, value):
@@ -47,24 +72,29 @@ _WRONG = (("eight", "eight"), ("[1, 2]", [1, 2]), ("{a: 1}", {"a": 1}), ("3", 3)
           ("true", True))
 
 
+def _case_id(path, key):
+    return f"{os.path.basename(path).split('_')[0]}:{key}"
+
+
 def _wrong_type_cases():
-    for key, field in _fields():
+    for path, key, field in _fields():
         for text, value in _WRONG:
             if not _accepts(field.type, value):
-                yield pytest.param(key, text, value, id=key)
+                yield pytest.param(path, key, text, value, id=_case_id(path, key))
                 break
 
 
 def _out_of_range_cases():
-    for key, field in _fields():
+    for path, key, field in _fields():
         at_least, above, at_most = (field.metadata.get(k)
                                     for k in ("at_least", "above", "at_most"))
+        case = _case_id(path, key)
         if at_least is not None:
-            yield pytest.param(key, at_least - 1, f">= {at_least}", id=f"{key}<min")
+            yield pytest.param(path, key, at_least - 1, f">= {at_least}", id=f"{case}<min")
         if above is not None:
-            yield pytest.param(key, above, f"> {above}", id=f"{key}=bound")
+            yield pytest.param(path, key, above, f"> {above}", id=f"{case}=bound")
         if at_most is not None:
-            yield pytest.param(key, at_most + 1, f"<= {at_most}", id=f"{key}>max")
+            yield pytest.param(path, key, at_most + 1, f"<= {at_most}", id=f"{case}>max")
 
 
 WRONG_TYPES = list(_wrong_type_cases())
@@ -76,19 +106,19 @@ def test_every_field_is_covered():
     assert len(OUT_OF_RANGE) >= 30
 
 
-@pytest.mark.parametrize("key,text,value", WRONG_TYPES)
-def test_a_value_of_the_wrong_type_names_the_key(key, text, value):
+@pytest.mark.parametrize("path,key,text,value", WRONG_TYPES)
+def test_a_value_of_the_wrong_type_names_the_key(path, key, text, value):
     with pytest.raises(ConfigError) as raised:
-        load_config(DEMO_CONFIG, [f"{key}={text}"])
+        load_config(path, [f"{key}={text}"])
     message = str(raised.value)
     assert f"{key} must be " in message and f"received {value!r}" in message, message
-    assert os.path.basename(DEMO_CONFIG) in message
+    assert os.path.basename(path) in message
 
 
-@pytest.mark.parametrize("key,value,bound", OUT_OF_RANGE)
-def test_a_value_out_of_range_names_the_key_and_the_bound(key, value, bound):
+@pytest.mark.parametrize("path,key,value,bound", OUT_OF_RANGE)
+def test_a_value_out_of_range_names_the_key_and_the_bound(path, key, value, bound):
     with pytest.raises(ConfigError, match=rf"{key} must be [^;]*{bound}[^;]*; received"):
-        load_config(DEMO_CONFIG, [f"{key}={value}"])
+        load_config(path, [f"{key}={value}"])
 
 
 def test_yaml_exponents_without_a_point_are_numbers(tmp_path):

@@ -12,12 +12,12 @@ import subprocess
 import numpy as np
 import pytest
 import tensorflow as tf
+from support import DEMO_CONFIG, ROOT
 
 from spinenet_tf.config import load_config
 from spinenet_tf.data.coco import CocoFormatError, load_coco
 from spinenet_tf.data.image_files import UnreadableImagesError, check_image_files
-from spinenet_tf.tasks import task_for_config
-from spinenet_tf.testing import DEMO_CONFIG, ROOT
+from spinenet_tf.models.base import task_for_config
 
 
 def _valid():
@@ -189,7 +189,7 @@ def test_the_detection_task_checks_its_images_before_any_step(tmp_path):
 
 def test_train_py_with_a_missing_image_folder_stops_before_training(tmp_path):
     data = _synthetic(tmp_path)
-    from spinenet_tf.testing import train_command
+    from support import train_command
 
     command = train_command(data, str(tmp_path / "run"), 2, 2, extra=[
         "--set", f"train_data.image_dir={tmp_path}/no_images"])

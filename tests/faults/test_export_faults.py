@@ -13,9 +13,9 @@ import time
 
 import pytest
 import tensorflow as tf
+from support import DEMO_CONFIG, ROOT
 
-from spinenet_tf.atomic_files import atomic_directory, atomic_file, write_bytes
-from spinenet_tf.testing import DEMO_CONFIG, ROOT
+from spinenet_tf.utils.atomic_files import atomic_directory, atomic_file, write_bytes
 
 
 class Interrupted(Exception):
@@ -72,9 +72,10 @@ def test_a_swap_killed_between_its_renames_is_put_back(tmp_path):
 
 
 def test_a_full_disk_keeps_the_previous_saved_model_and_tflite(small_disk, fill_disk):
+    from support import tiny_detector
+
     from spinenet_tf.export import export_saved_model
     from spinenet_tf.export.tflite import write_tflite
-    from spinenet_tf.testing import tiny_detector
 
     final = small_disk / "export"
     final.mkdir()

@@ -5,9 +5,9 @@ same detections."""
 import numpy as np
 import pytest
 import tensorflow as tf
+from support import images_of_sizes, tiny_detector
 
 from spinenet_tf.export import export_saved_model
-from spinenet_tf.testing import images_of_sizes, tiny_detector
 
 ERRORS = (TypeError, ValueError, tf.errors.InvalidArgumentError)
 

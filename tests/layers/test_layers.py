@@ -3,8 +3,8 @@
 import keras
 import numpy as np
 import pytest
+from support import assert_config_round_trip
 
-from spinenet_tf.testing import assert_config_round_trip
 from spinenet_tf.layers import (
     BottleneckBlock,
     CrossScaleResampling,

@@ -4,12 +4,11 @@ function; bfloat16: close, float32 in and out), on every variant family."""
 import keras
 import numpy as np
 import pytest
+from support import TINY_SIZE, random_images, randomize_batch_norm
 
-from spinenet_tf import (
-    RetinaNet, SpineNet, SpineNetClassifier, SpineNetMobile, inference_model)
-from spinenet_tf.model_complexity import count_macs
+from spinenet_tf import RetinaNet, SpineNet, SpineNetClassifier, SpineNetMobile, inference_model
 from spinenet_tf.quantization.inference_form import batch_norm_pairs
-from spinenet_tf.testing import TINY_SIZE, random_images, randomize_batch_norm
+from spinenet_tf.utils.model_complexity import count_macs
 
 SHAPE = (TINY_SIZE, TINY_SIZE, 3)
 

@@ -2,17 +2,22 @@
 report, layers kept float on request, the AP-budget search, and clear
 errors for bad calibration folders."""
 
+import ai_edge_litert.interpreter  # noqa: F401
 import numpy as np
 import pytest
+from support import TINY_SIZE as SIZE
+from support import images_of_sizes, run_tflite, tiny_detector
 
-from spinenet_tf.quantization.int8_quantizer import (
-    block_of, float_layer_steps, format_report, quantize_within_budget, write_report)
 from spinenet_tf.export.tflite import int8_quantizer
-from spinenet_tf.export.tflite_cli import calibration_images
+from spinenet_tf.export.tflite_export import calibration_images
 from spinenet_tf.layers import ImagePreprocessor
-from spinenet_tf.testing import TINY_SIZE as SIZE, images_of_sizes, run_tflite, tiny_detector
-
-import ai_edge_litert.interpreter  # noqa: F401
+from spinenet_tf.quantization.int8_quantizer import (
+    block_of,
+    float_layer_steps,
+    format_report,
+    quantize_within_budget,
+    write_report,
+)
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,8 @@ import keras
 import pytest
 
 from spinenet_tf import RetinaNet, SpineNetMobile
-from spinenet_tf.quantization import LayerForm
-from spinenet_tf.quantization.layer_form import form_from_legacy_config
-from spinenet_tf.retinanet import RetinaNetHead
+from spinenet_tf.layers.layer_form import LayerForm, form_from_legacy_config
+from spinenet_tf.models.retinanet import RetinaNetHead
 
 
 def test_forms_and_their_errors():

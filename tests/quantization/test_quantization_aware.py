@@ -8,16 +8,18 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from support import TINY_SIZE as SIZE
+from support import images_of_sizes, randomize_batch_norm, run_command, tiny_detector, train_command
 
 from spinenet_tf import inference_model, quantization_aware_model
 from spinenet_tf.config import ConfigError, ExperimentConfig, validate
 from spinenet_tf.layers import BatchNormalization
-from spinenet_tf.quantization import (
-    ActivationQuantizer, QuantizedConv2D, QuantizedDepthwiseConv2D)
-from spinenet_tf.quantization.fake_quantization import MIN_RANGE
-from spinenet_tf.testing import (
-    TINY_SIZE as SIZE, images_of_sizes, randomize_batch_norm,
-    run_command, tiny_detector, train_command)
+from spinenet_tf.layers.fake_quantization import (
+    MIN_RANGE,
+    ActivationQuantizer,
+    QuantizedConv2D,
+    QuantizedDepthwiseConv2D,
+)
 
 
 def layers_of(model, kind):

@@ -11,9 +11,18 @@ import time
 import pytest
 
 from spinenet_tf.backbones import block_specs as specs_lib
-from spinenet_tf.search import (BudgetError, MacBudget, ProxyData, ProxySettings, ProxyTask,
-                                SearchSpace, TrialLog, load_block_specs, propose)
-from spinenet_tf.search import report
+from spinenet_tf.search import (
+    BudgetError,
+    MacBudget,
+    ProxyData,
+    ProxySettings,
+    ProxyTask,
+    SearchSpace,
+    TrialLog,
+    load_block_specs,
+    propose,
+    report,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -180,7 +189,7 @@ def test_search_killed_after_a_trial_resumes_to_two(tmp_path):
 
     from spinenet_tf.config import load_config
     from spinenet_tf.data import synthetic
-    from spinenet_tf.tasks import task_for_config
+    from spinenet_tf.models.base import task_for_config
 
     spec = load_block_specs(os.path.join(folder, "best_spec.yaml"))
     best = max(trials, key=lambda t: t["AP"])
@@ -195,7 +204,7 @@ def test_search_killed_after_a_trial_resumes_to_two(tmp_path):
         f"train_data.image_dir={data}/train/images", "train_data.batch_size=2",
         "train_data.max_boxes=8", "trainer.jit_compile=false"])
     task = task_for_config(config)
-    model = task.build_model()
+    model = task.build_network()
     model.compile(optimizer="adam", jit_compile=False)
     history = model.fit(task.train_dataset(model), steps_per_epoch=1, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])

@@ -6,12 +6,17 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from support import SHORT_MOBILE_BLOCK_SPECS as SHORT
 
 from spinenet_tf import RetinaNet, SpineNet, SpineNetClassifier, SpineNetMobile
-from spinenet_tf.testing import SHORT_MOBILE_BLOCK_SPECS as SHORT
 from spinenet_tf.training.checkpoints import (
-    CheckpointMismatchError, load_model_dir, optimizer_variables_by_path,
-    restore_checkpoint, training_checkpoint, variables_by_path)
+    CheckpointMismatchError,
+    load_model_dir,
+    optimizer_variables_by_path,
+    restore_checkpoint,
+    training_checkpoint,
+    variables_by_path,
+)
 
 
 def tiny_retinanet(num_filters=8):

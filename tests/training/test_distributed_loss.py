@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from spinenet_tf.testing import ROOT
+from support import ROOT
 
 SCRIPT = textwrap.dedent("""
     import numpy as np
@@ -18,7 +18,8 @@ SCRIPT = textwrap.dedent("""
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
     from spinenet_tf.ops.distribution import per_replica_share, replica_mean
-    from spinenet_tf.testing import tiny_detector
+    import sys; sys.path.insert(0, "tests")
+    from support import tiny_detector
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 

@@ -16,10 +16,9 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from spinenet_tf.testing import (
-    ROOT, SHORT_MOBILE_BLOCK_SPECS, TRAINED_EVERY, TRAINED_STEPS, final_weights as weights,
-    run_command as run, train_command)
+from support import ROOT, SHORT_MOBILE_BLOCK_SPECS, TRAINED_EVERY, TRAINED_STEPS, train_command
+from support import final_weights as weights
+from support import run_command as run
 
 
 def test_sigkilled_run_resumes_past_a_truncated_checkpoint_to_bit_identical_weights(

@@ -1,0 +1,7 @@
+"""The model families, one folder each; importing this package registers
+them (`spinenet_tf.registry`). Adding a family is its folder and one line
+here (docs/architecture.md)."""
+
+from spinenet_tf.models import classifier, maskrcnn, retinanet  # noqa: F401 - registers
+
+__all__ = ["classifier", "maskrcnn", "retinanet"]
