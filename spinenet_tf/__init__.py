@@ -1,6 +1,6 @@
 """SpineNet and SpineNet-Mobile for Keras 3, with the model families built
-on them (RetinaNet, Mask R-CNN, the classifier), their published weights,
-training and export."""
+on them (RetinaNet, Mask R-CNN, Cascade R-CNN, the classifier), their
+published weights, training and export."""
 
 import os
 import sys
@@ -15,6 +15,7 @@ from spinenet_tf import models  # noqa: E402,F401 - registers every model family
 from spinenet_tf.backbones.spinenet import SpineNet  # noqa: E402
 from spinenet_tf.backbones.spinenet_mobile import SpineNetMobile  # noqa: E402
 from spinenet_tf.layers.image_preprocessor import ImagePreprocessor  # noqa: E402
+from spinenet_tf.models.cascade_rcnn import CascadeRCNN  # noqa: E402
 from spinenet_tf.models.classifier import SpineNetClassifier  # noqa: E402
 from spinenet_tf.models.maskrcnn import MaskRCNN  # noqa: E402
 from spinenet_tf.models.retinanet import RetinaNet  # noqa: E402
@@ -24,6 +25,7 @@ from spinenet_tf.quantization.inference_form import inference_model, quantizatio
 __version__ = "0.10.0"
 
 __all__ = [
+    "CascadeRCNN",
     "ImagePreprocessor",
     "MaskRCNN",
     "RetinaNet",

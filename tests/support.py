@@ -130,6 +130,30 @@ def assert_same_instances(ours, theirs, mask_atol=1e-4, tie=1e-6):
     return matched
 
 
+def matched_instances(ours, theirs, b, top=8):
+    """Every one of `ours`' first `top` detections of image b has one in
+    `theirs` of the same class, IoU > 0.99 and score and mask within 1e-3."""
+    count = min(top, int(ours["num_detections"][b]))
+    assert count > 0
+    for i in range(count):
+        box = ours["detection_boxes"][b, i]
+        found = False
+        for j in range(int(theirs["num_detections"][b])):
+            other = theirs["detection_boxes"][b, j]
+            low, high = np.maximum(box[:2], other[:2]), np.minimum(box[2:], other[2:])
+            inter = np.prod(np.maximum(high - low, 0))
+            union = np.prod(box[2:] - box[:2]) + np.prod(other[2:] - other[:2]) - inter
+            if (ours["detection_classes"][b, i] == theirs["detection_classes"][b, j]
+                    and inter / union > 0.99
+                    and abs(ours["detection_scores"][b, i] - theirs["detection_scores"][b, j])
+                    < 1e-3
+                    and np.abs(ours["detection_masks"][b, i]
+                               - theirs["detection_masks"][b, j]).max() < 1e-3):
+                found = True
+                break
+        assert found, f"image {b}: detection {i} {box} has no counterpart"
+
+
 def assert_same_rows_in_any_order(ours, theirs, tolerance=1e-4):
     """Every row of `ours` [N, K] has one of `theirs` within `tolerance`
     (relative to 1 + |theirs|) and every row of `theirs` one of `ours`: for

@@ -2,6 +2,6 @@
 them (`spinenet_tf.registry`). Adding a family is its folder and one line
 here (docs/architecture.md)."""
 
-from spinenet_tf.models import classifier, maskrcnn, retinanet  # noqa: F401 - registers
+from spinenet_tf.models import cascade_rcnn, classifier, maskrcnn, retinanet  # noqa: F401
 
-__all__ = ["classifier", "maskrcnn", "retinanet"]
+__all__ = ["cascade_rcnn", "classifier", "maskrcnn", "retinanet"]

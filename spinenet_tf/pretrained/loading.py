@@ -34,7 +34,7 @@ def build_preset_model(preset, image_size=None):
     section built (the one construction path)."""
     preset = preset if isinstance(preset, Preset) else registry.get_preset(preset)
     if not preset.loadable:
-        raise ValueError(f"{preset.name} cannot be built for loading: {preset.notes}")
+        raise ValueError(f"{preset.name} cannot be loaded: {preset.notes}")
     model_config = preset.model
     if image_size:
         model_config = dataclasses.replace(model_config, image_size=[image_size, image_size])

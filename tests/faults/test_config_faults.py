@@ -20,6 +20,7 @@ from spinenet_tf.config import ConfigError, ExperimentConfig, load_config
 FAMILY_CONFIGS = {family: os.path.join(ROOT, "configs", name) for family, name in (
     ("retinanet", "retinanet_mobile_synthetic_demo.yaml"),
     ("maskrcnn", "maskrcnn_mobile_synthetic.yaml"),
+    ("cascade_rcnn", "cascade_rcnn_mobile_synthetic.yaml"),
     ("classifier", "classifier_spinenet49_imagenet.yaml"))}
 
 

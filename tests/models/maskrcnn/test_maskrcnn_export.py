@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from support import matched_instances as matched
 from support import randomize_batch_norm
 
 from spinenet_tf import inference_model
@@ -28,30 +29,6 @@ def small_maskrcnn():
         for weight in layer.weights:
             weight.assign(rng.normal(0, 0.3, weight.shape).astype("float32"))
     return model
-
-
-def matched(ours, theirs, b, top=8):
-    """Every one of `ours`' first `top` detections of image b has one in
-    `theirs` of the same class, IoU > 0.99 and score and mask within 1e-3."""
-    count = min(top, int(ours["num_detections"][b]))
-    assert count > 0
-    for i in range(count):
-        box = ours["detection_boxes"][b, i]
-        found = False
-        for j in range(int(theirs["num_detections"][b])):
-            other = theirs["detection_boxes"][b, j]
-            low, high = np.maximum(box[:2], other[:2]), np.minimum(box[2:], other[2:])
-            inter = np.prod(np.maximum(high - low, 0))
-            union = np.prod(box[2:] - box[:2]) + np.prod(other[2:] - other[:2]) - inter
-            if (ours["detection_classes"][b, i] == theirs["detection_classes"][b, j]
-                    and inter / union > 0.99
-                    and abs(ours["detection_scores"][b, i] - theirs["detection_scores"][b, j])
-                    < 1e-3
-                    and np.abs(ours["detection_masks"][b, i]
-                               - theirs["detection_masks"][b, j]).max() < 1e-3):
-                found = True
-                break
-        assert found, f"image {b}: detection {i} {box} has no counterpart"
 
 
 def test_folded_model_and_saved_model_give_the_keras_detections_and_masks(tmp_path):
