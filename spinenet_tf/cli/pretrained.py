@@ -20,7 +20,7 @@ from spinenet_tf import registry
 from spinenet_tf.cli.errors import with_clear_errors
 from spinenet_tf.pretrained.loading import load_pretrained
 from spinenet_tf.pretrained.preset import catalog_table, preset_record
-from spinenet_tf.training.model_folder import write_model_folder
+from spinenet_tf.training.model_folder import preset_experiment, write_model_folder
 
 NAME = flags.DEFINE_string("name", None, "The preset to convert (`list` shows them).")
 CHECKPOINT = flags.DEFINE_string(
@@ -44,7 +44,10 @@ def convert(name, checkpoint, output_dir, image_size=None):
                         sorted(report["skipped"].items())) or "nothing"
     print(f"Loaded {report['loaded']} variables of {report['checkpoint']} "
           f"(skipped: {skipped})")
-    return write_model_folder(model, preset, output_dir)
+    for warning in report["warnings"]:
+        print(f"Warning: {warning}")
+    size = int(model.backbone.input.shape[1])
+    return write_model_folder(model, preset_experiment(preset, size), output_dir)
 
 
 @with_clear_errors

@@ -51,6 +51,14 @@ class ModelConfig:
     # Where the weights start: a train.py folder, a converted model folder
     # or a preset name (docs/fine_tuning.md).
     init_from: typing.Optional[str] = None
+    # Which of init_from's parts to take: "all" (everything whose shape
+    # fits; class-specific layers re-initialised when the class count
+    # differs), "backbone", or a list of part names (the family's `parts()`:
+    # backbone, head, rpn_head, box_head, mask_head, ...).
+    init_parts: typing.Union[str, typing.List[str]] = "all"
+    # Parts that stay as they start: part names ("backbone") or a part's
+    # batch norms only ("backbone.batch_norm"); null: nothing frozen.
+    freeze: typing.Optional[typing.List[str]] = None
 
     # Keys of older releases that moved: {key: what to write instead}.
     MOVED_KEYS: typing.ClassVar[typing.Dict[str, str]] = {}
@@ -65,6 +73,12 @@ class ModelConfig:
             raise ConfigError(f"{where}: model.min_level ({self.min_level}) must not "
                               f"exceed model.max_level ({self.max_level}).")
         check_choice(self.flavor, FLAVORS, "model.flavor", where)
+        if self.init_parts != "all" and not self.init_from:
+            raise ConfigError(f"{where}: model.init_parts {self.init_parts!r} says which parts "
+                              "of model.init_from to take; set model.init_from too.")
+        if isinstance(self.init_parts, list) and not self.init_parts:
+            raise ConfigError(f"{where}: model.init_parts is an empty list; name the parts "
+                              "to take, or write \"all\".")
         try:
             variant = get_variant(self.backbone)
         except ValueError as error:

@@ -15,6 +15,7 @@ from spinenet_tf import registry
 from spinenet_tf.pretrained.archives import download, resolve_checkpoint
 from spinenet_tf.pretrained.model_garden_checkpoint import load_model_garden_checkpoint_by_keys
 from spinenet_tf.pretrained.preset import MODEL_GARDEN_TF2, Preset
+from spinenet_tf.pretrained.preset_check import check_preset_file
 from spinenet_tf.pretrained.tf1_checkpoint import load_named_variables
 
 
@@ -28,6 +29,13 @@ def model_zoo_names(model):
     return family.model_zoo_names(model)
 
 
+def model_config_of(preset, image_size=None):
+    """`preset`'s `model:` section, at `image_size` if given."""
+    if not image_size:
+        return preset.model
+    return dataclasses.replace(preset.model, image_size=[image_size, image_size])
+
+
 def build_preset_model(preset, image_size=None):
     """The network `preset`'s file fits (a `Preset` or its name), fresh
     weights, at its input size or `image_size`: its family's `model:`
@@ -35,25 +43,26 @@ def build_preset_model(preset, image_size=None):
     preset = preset if isinstance(preset, Preset) else registry.get_preset(preset)
     if not preset.loadable:
         raise ValueError(f"{preset.name} cannot be loaded: {preset.notes}")
-    model_config = preset.model
-    if image_size:
-        model_config = dataclasses.replace(model_config, image_size=[image_size, image_size])
-    return model_config.build(name=preset.name.replace("-", "_"))
+    return model_config_of(preset, image_size).build(name=preset.name.replace("-", "_"))
 
 
 def load_preset_weights(model, preset, path=None, cache_dir=None):
     """Reads `preset`'s checkpoint (`path`: a local `.tar.gz`, folder or
     prefix; default: its URL, downloaded once) into `model`, built for it.
     Returns a report: the preset, the checkpoint, how many variables were
-    loaded and `{rule: [names]}` of what was skipped."""
+    loaded, `{rule: [names]}` of what was skipped and the warnings about
+    the file (`preset_check`: a training length that is not the preset's).
+    A file certainly of another preset of the same variables is a
+    `PresetFileError` naming it."""
     prefix = resolve_checkpoint(path or download(preset, cache_dir))
+    warning = check_preset_file(prefix, preset)
     if preset.source == MODEL_GARDEN_TF2:
         skipped = load_model_garden_checkpoint_by_keys(model, prefix)
     else:
         skipped = load_named_variables(prefix, model_zoo_names(model),
                                        f"{preset.name} ({type(model).__name__})")
     return {"preset": preset.name, "checkpoint": prefix, "loaded": len(model.weights),
-            "skipped": skipped}
+            "skipped": skipped, "warnings": [warning] if warning else []}
 
 
 def load_pretrained(name, path=None, image_size=None, cache_dir=None):

@@ -180,9 +180,17 @@ def training_checkpoint(model, optimizer=None):
     return tf.train.Checkpoint(**items)
 
 
+VARIABLE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
 def _key(section, path):
     # How tf.train.Checkpoint names a dict entry: "." -> "..", "/" -> ".S".
-    return f"{section}/{path.replace('.', '..').replace('/', '.S')}/.ATTRIBUTES/VARIABLE_VALUE"
+    return f"{section}/{path.replace('.', '..').replace('/', '.S')}{VARIABLE_SUFFIX}"
+
+
+def _path_of(entry):
+    """The variable path of a checkpoint's dict entry name (`_key`'s inverse)."""
+    return entry.replace(".S", "/").replace("..", ".")
 
 
 def _listing(paths, limit=5):
@@ -221,8 +229,7 @@ def restore_checkpoint(checkpoint_path, model, optimizer=None, verify=True):
         expected = {_key(section, path): (path, v) for path, v in variables.items()}
         present = {name for name in stored if name.startswith(f"{section}/")}
         missing = [path for key, (path, _) in expected.items() if key not in stored]
-        extra = [name.split("/")[1].replace(".S", "/").replace("..", ".")
-                 for name in present - set(expected)]
+        extra = [_path_of(name.split("/")[1]) for name in present - set(expected)]
         reshaped = [f"{path} {tuple(stored[key])} vs {tuple(v.shape)}"
                     for key, (path, v) in expected.items()
                     if key in stored and tuple(stored[key]) != tuple(v.shape)]
@@ -259,20 +266,17 @@ def latest_checkpoint(checkpoint_dir):
     return found[0] if found else None
 
 
-def initialize_from_model_dir(model, model_dir):
-    """Loads the latest checkpoint of the `train.py` folder `model_dir` into
-    `model` (the same architecture, matched by variable path); returns the
-    checkpoint's path."""
-    if not os.path.isdir(model_dir):
-        raise FileNotFoundError(f"Model folder {model_dir!r} to initialise from does "
-                                "not exist.")
-    checkpoint = latest_checkpoint(os.path.join(model_dir, CHECKPOINT_DIR))
-    if not checkpoint:
-        raise FileNotFoundError(
-            f"{model_dir!r} has no checkpoint to initialise from (train.py writes "
-            f"them under {CHECKPOINT_DIR}/).")
-    restore_checkpoint(checkpoint, model)
-    return checkpoint
+def checkpoint_values(checkpoint_path, section="model"):
+    """{variable path: array} of `section` ("model" or "optimizer") of a
+    path-keyed checkpoint (`training_checkpoint`), read whole."""
+    verify_checkpoint(checkpoint_path)
+    reader = tf.train.load_checkpoint(checkpoint_path)
+    values = {}
+    for name in reader.get_variable_to_shape_map():
+        parts = name.split("/")
+        if parts[0] == section and len(parts) > 1 and name.endswith(VARIABLE_SUFFIX):
+            values[_path_of(parts[1])] = reader.get_tensor(name)
+    return values
 
 
 def load_model_dir(model_dir, checkpoint=None):

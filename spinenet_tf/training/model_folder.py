@@ -1,5 +1,5 @@
-"""A preset's model (weights loaded) as a model folder that the other
-commands take.
+"""A model with its weights as a model folder that the other commands take
+(what `spinenet-pretrained convert` writes of a preset's model).
 
 The folder has `train.py`'s layout: `model.keras` (architecture and
 weights), `config.yaml` (an experiment whose `model:` section is the
@@ -28,11 +28,11 @@ def preset_experiment(preset, image_size=None):
                             losses=registry.get_family(preset.family).losses_class())
 
 
-def write_model_folder(model, preset, folder):
-    """Writes `model` (built for `preset`, weights loaded) as a model folder;
-    the folder appears whole or not at all. Returns its path."""
-    size = int(model.backbone.input.shape[1])
-    config = preset_experiment(preset, size)
+def write_model_folder(model, config, folder):
+    """Writes `model` with its weights as a model folder whose config.yaml
+    is `config` (an `ExperimentConfig` whose `model:` section builds the
+    same network: `preset_experiment` for a preset's); the folder appears
+    whole or not at all. Returns its path."""
     folder = os.path.abspath(folder)
     with atomic_directory(folder) as partial:
         save_keras_model(model, os.path.join(partial, checkpoints.MODEL_FILE))

@@ -49,11 +49,12 @@ def _is_chief(strategy):
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster
 
 
-def build_compiled_model(config, task=None):
+def build_compiled_model(config, task=None, initialize=True):
     """The model and optimizer of `config`, compiled and built as `fit` needs
-    them (so a training checkpoint restores into both)."""
+    them (so a training checkpoint restores into both); `initialize`: start
+    from `model.init_from` (not when a checkpoint will be restored)."""
     task = task or task_for_config(config)
-    model = build_training_model(config, task)
+    model = build_training_model(config, task, initialize)
     optimizer = build_optimizer(config)
     task.compile_model(model, optimizer)
     optimizer.build(model.trainable_variables)
@@ -95,7 +96,8 @@ class Trainer:
         keras.mixed_precision.set_global_policy(
             f"mixed_{self.precision}" if self.precision else "float32")
         with self.strategy.scope():
-            self.model, self.optimizer = build_compiled_model(config, self.task)
+            self.model, self.optimizer = build_compiled_model(
+                config, self.task, initialize=not self._has_checkpoint())
         self._resume()
         self.writer = checkpoints.CheckpointWriter(
             checkpoints.training_checkpoint(self.model, self.optimizer),
@@ -110,6 +112,11 @@ class Trainer:
         write_bytes(os.path.join(self.write_dir, checkpoints.CONFIG_FILE),
                     config_yaml(config).encode())
         save_keras_model(self.model, os.path.join(self.write_dir, checkpoints.MODEL_FILE))
+
+    def _has_checkpoint(self):
+        """Whether `model_dir` holds a checkpoint a run would resume from."""
+        return bool(checkpoints.listed_checkpoints(
+            os.path.join(self.model_dir, checkpoints.CHECKPOINT_DIR)))
 
     def _resume(self):
         """Restores the newest checkpoint of `model_dir` that reads whole;

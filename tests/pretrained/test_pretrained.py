@@ -67,11 +67,12 @@ def test_catalog_lists_every_published_checkpoint():
             assert entry.url.startswith("https://storage.googleapis.com/"), entry.name
         else:  # listed with its recipe, but no file was released
             assert entry.url is None and "released no checkpoint" in entry.notes
-    # RetinaNet: 4 + 5 "-best" + the TPU mobile + Model Garden's mobile;
+    # RetinaNet: 4 + 5 "-best" + the TPU mobile + Model Garden's mobile
+    # + Model Garden's three TF2 RetinaNets (49 @640, 96 @1024, 143 @1280);
     # Mask R-CNN 49 / 96 / 143 / 190; classifiers 3 + 4 "-best"; Model
     # Garden's Cascade RCNN-RS 49 / 96 / 143 (no checkpoints).
     assert (len(families["retinanet"]), len(families["maskrcnn"]),
-            len(families["classifier"]), len(families["cascade_rcnn"])) == (11, 4, 7, 3)
+            len(families["classifier"]), len(families["cascade_rcnn"])) == (14, 4, 7, 3)
     with pytest.raises(ValueError, match="released no checkpoint"):
         load_pretrained("cascade-rcnn-spinenet-49")
     assert registry.get_preset("retinanet-spinenet-49s").model.endpoints_num_filters == 256
@@ -201,7 +202,7 @@ def test_maskrcnn_convert_writes_a_folder_that_rebuilds_the_tpu_network(tmp_path
     rebuilds the same TPU-flavour network (anchor order, box convention,
     1000 boxes a class before NMS; SpineNet-190's 2020 RPN tower), which
     `model.init_from` fills with the file's weights."""
-    from spinenet_tf.training.model_folder import write_model_folder
+    from spinenet_tf.training.model_folder import preset_experiment, write_model_folder
 
     entry = "maskrcnn-spinenet-49"
     source = build_preset_model(entry, image_size=128)
@@ -211,7 +212,8 @@ def test_maskrcnn_convert_writes_a_folder_that_rebuilds_the_tpu_network(tmp_path
     write_tf1_checkpoint(source, tmp_path / "zoo" / "model.ckpt")
     # What `spinenet-pretrained convert` does (its flags stay out of this process).
     loaded = load_pretrained(entry, path=str(tmp_path / "zoo"), image_size=128)
-    out = write_model_folder(loaded, registry.get_preset(entry), str(tmp_path / "converted"))
+    out = write_model_folder(loaded, preset_experiment(registry.get_preset(entry), 128),
+                             str(tmp_path / "converted"))
     config = yaml.safe_load((pathlib.Path(out) / "config.yaml").read_text())
     assert (config["model"]["type"], config["model"]["flavor"]) == ("maskrcnn", "tpu")
     (tmp_path / "finetune.yaml").write_text(yaml.safe_dump(

@@ -10,7 +10,9 @@ from spinenet_tf.backbones.scale_permuted_backbone import resolve_dtype_policy
 from spinenet_tf.backbones.variants import get_variant
 from spinenet_tf.layers.image_preprocessor import ImagePreprocessor
 from spinenet_tf.layers.layer_form import folded_config
-from spinenet_tf.pretrained.loading import build_preset_model, load_preset_weights
+from spinenet_tf.models.base.weight_transfer import model_weight_values, transfer_weights
+from spinenet_tf.pretrained.loading import (
+    build_preset_model, load_preset_weights, model_config_of)
 from spinenet_tf.pretrained.preset import Preset
 
 
@@ -73,12 +75,17 @@ class FamilyModel:
         return config_class(**values).build(name=name)
 
     @classmethod
-    def from_preset(cls, preset, *, path=None, image_size=None, cache_dir=None):
+    def from_preset(cls, preset, *, num_classes=None, path=None, image_size=None,
+                    cache_dir=None):
         """A published checkpoint of this family with its weights: keras-hub's
         convention (`preset` a catalog name, e.g. "retinanet-spinenet-49",
-        `spinenet-pretrained list`, or a `Preset`; `path` a local archive, folder or
-        prefix instead of the download; `image_size` another input side).
-        `model.pretrained_report` says what was loaded and skipped."""
+        `spinenet-pretrained list`, or a `Preset`; `path` a local archive,
+        folder or prefix instead of the download; `image_size` another input
+        side). With `num_classes` other than the preset's, the model is built
+        for that many classes: every weight is the preset's except the
+        class-specific layers', which start fresh (`weight_transfer`), a
+        start to fine-tune on your own classes. `model.pretrained_report`
+        says what was loaded, skipped and re-initialised."""
         preset = preset if isinstance(preset, Preset) else registry.get_preset(preset)
         family = cls.family()
         if preset.family != family.name:
@@ -86,8 +93,17 @@ class FamilyModel:
                 f"{preset.name} is a {preset.family} checkpoint; {cls.__name__} loads the "
                 f"{family.name} presets {sorted(p.name for p in family.presets)}.")
         model = build_preset_model(preset, image_size)
-        model.pretrained_report = load_preset_weights(model, preset, path, cache_dir)
-        return model
+        report = load_preset_weights(model, preset, path, cache_dir)
+        if num_classes is None or num_classes == preset.model.num_classes:
+            model.pretrained_report = report
+            return model
+        config = dataclasses.replace(model_config_of(preset, image_size),
+                                     num_classes=num_classes)
+        target = config.build(name=model.name)
+        transfer = transfer_weights(model_weight_values(model), target, "all", preset.name)
+        target.pretrained_report = dict(report, reinitialised=transfer.reinitialised,
+                                        num_classes=num_classes)
+        return target
 
     @classmethod
     def task_inputs(cls, backbone, preprocessor, dtype):

@@ -6,6 +6,9 @@ from spinenet_tf.pretrained.preset import TPU_MODEL_ZOO, ZOO, Preset
 BEST = "stochastic depth, swish and label smoothing"
 TRAINED_AT_224 = ("Trained at 224 px; this project's SpineNet needs sides that are multiples "
                   "of 128, so it runs these at 256 (or 128, 384, ...).")
+# tensorflow/tpu's configs/spinenet/*_classification.yaml: the plain and the
+# "-best" files alike, so their global steps do not tell them apart.
+TOTAL_STEPS = 62557
 
 
 def _model_zoo(name, variant, top1, params, recipe, activation, archive):
@@ -17,7 +20,7 @@ def _model_zoo(name, variant, top1, params, recipe, activation, archive):
     return Preset(name=name, family="classifier", model=model,
                   url=f"{ZOO}/classification/{archive}.tar.gz", source=TPU_MODEL_ZOO,
                   metric="ImageNet top-1", published=top1, published_params_m=params,
-                  recipe=recipe, notes=TRAINED_AT_224)
+                  recipe=recipe, total_steps=TOTAL_STEPS, notes=TRAINED_AT_224)
 
 
 PRESETS = (

@@ -10,8 +10,13 @@ TRUNCATED = ("The data file was first published truncated (tensorflow/tpu#775); 
              "a truncated file is refused, naming the first tensor it cannot read.")
 
 
+# Training lengths, tensorflow/tpu's configs/spinenet/*_mrcnn.yaml.
+RELU_STEPS, SPINENET_190_STEPS = 162050, 187600
+
+
 def _model_zoo(name, variant, size, ap, params, recipe, activation, archive, notes="",
-               head_num_convs=None, head_num_filters=None, **settings):
+               head_num_convs=None, head_num_filters=None, total_steps=RELU_STEPS,
+               **settings):
     """A TPU model zoo Mask R-CNN: its batch norm (0.99 / 1e-3, the Mask
     R-CNN yamls'), flavour, and heads of `head_num_convs` x
     `head_num_filters` (the RPN tower too) where the recipe widens them."""
@@ -27,7 +32,7 @@ def _model_zoo(name, variant, size, ap, params, recipe, activation, archive, not
     return Preset(name=name, family="maskrcnn", model=model,
                   url=f"{ZOO}/maskrcnn/{archive}.tar.gz", source=TPU_MODEL_ZOO,
                   metric="COCO box AP", published=ap, published_params_m=params,
-                  recipe=recipe, notes=notes)
+                  recipe=recipe, total_steps=total_steps, notes=notes)
 
 
 PRESETS = (
@@ -39,7 +44,7 @@ PRESETS = (
                "spinenet-143", notes=TRUNCATED),
     _model_zoo("maskrcnn-spinenet-190", "spinenet-190", 1536, 52.0, 168.2, BEST, "swish",
                "spinenet-190", anchor_size=5.0, head_num_convs=7, head_num_filters=384,
-               rpn_norm_each_conv=False,
+               rpn_norm_each_conv=False, total_steps=SPINENET_190_STEPS,
                notes=TRUNCATED + " Written before tensorflow/tpu's RPN head was renamed "
                      "(tensorflow/tpu#913): its 7 RPN convs are chained with one batch norm "
                      "per level after the last, which this preset builds "
