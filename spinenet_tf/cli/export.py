@@ -38,6 +38,7 @@ from absl import app, flags
 from spinenet_tf.cli.errors import with_clear_errors
 from spinenet_tf.config import load_config
 from spinenet_tf.export import export_saved_model
+from spinenet_tf.export.finite_weights import check_finite_weights
 from spinenet_tf.export.saved_model_verification import verify_detection_saved_model
 from spinenet_tf.export.tflite_export import export_and_verify_tflite
 from spinenet_tf.models.base.task import task_for_config
@@ -158,7 +159,10 @@ def main(argv):
 def export(model, task, source, folder):
     """Writes the SavedModel (and the .tflite) of `model` into `folder`;
     messages name the files relative to it."""
+    check_finite_weights(model, source)
     served = inference_model(model, PRECISION.value)
+    check_finite_weights(served, source, "folded weights (a batch norm's moving variance "
+                         "below -epsilon?)")
     path = export_saved_model(served, folder, batch_size=BATCH_SIZE.value, atomic=False,
                               paste_masks=PASTE_MASKS.value)
     print(f"SavedModel ({source}; batch norm folded, {PRECISION.value}): "

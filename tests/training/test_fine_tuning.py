@@ -173,6 +173,17 @@ def trainer_config(data, steps, freeze):
                        overrides)
 
 
+def test_category_ids_beyond_the_class_count_are_an_error(synthetic_data):
+    """The shapes' ids are 1..3: 3 class slots would drop the third class
+    from every target without a word."""
+    config = trainer_config(synthetic_data, 2, [])
+    config.model.num_classes = 3
+    with pytest.raises(ValueError, match=r"train_data \(.*annotations.json\) has category ids "
+                       r"up to 3, so the model needs num_classes >= 4 .* model.num_classes is "
+                       r"3\. Set --set model.num_classes=4\."):
+        task_for_config(config).check_data()
+
+
 def weights_of(layer):
     return [np.array(w.numpy()) for w in layer.weights]
 
@@ -203,10 +214,11 @@ def test_frozen_parts_stay_bit_identical_through_training_and_resume(freeze, syn
 
 
 def test_train_py_fine_tunes_a_run_onto_other_classes(trained_run, synthetic_data, tmp_path):
-    """A new user's case: a 4-class run, then `--set model.init_from=<run>`
-    with 3 classes: the class layer starts fresh, said on one line."""
+    """A new user's case: a run with 4 class slots, then `--set
+    model.init_from=<run>` with 6: the class layer starts fresh, said on
+    one line."""
     command = train_command(synthetic_data, str(tmp_path / "tuned"), 2, 2, extra=[
-        "--set", f"model.init_from={trained_run}", "--set", "model.num_classes=3"])
+        "--set", f"model.init_from={trained_run}", "--set", "model.num_classes=6"])
     result = run_command(command)
     line = [l for l in result.stdout.splitlines() if l.startswith("Initialised")]
     assert line and "re-initialised (another class count): head/class_logits" in line[0]

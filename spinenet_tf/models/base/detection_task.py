@@ -41,6 +41,7 @@ class DetectionTask(Task):
             if key not in self._coco_files:  # read and checked once per task
                 dataset = load_coco(data.annotations, data.image_dir, self.with_masks)
                 self.check_source_images(data, [r.path for r in dataset.records])
+                self.check_class_count(dataset, name)
                 self._coco_files[key] = dataset
             dataset = self._coco_files[key]
             return examples_from_coco(dataset), dataset, True
@@ -50,6 +51,16 @@ class DetectionTask(Task):
             return examples_from_tfrecords(data.file_pattern, self.with_masks), None, False
         raise ValueError(
             f"Detection data must be 'coco' or 'tfrecord'; received {data.source!r}.")
+
+    def check_class_count(self, dataset, name):
+        """An error when the file's category ids do not fit the model's
+        class slots (they would be dropped from the targets silently)."""
+        needed, have = dataset.num_classes, self.config.model.num_classes
+        if needed > have:
+            raise ValueError(
+                f"{name} ({dataset.annotation_file}) has category ids up to {needed - 1}, so "
+                f"the model needs num_classes >= {needed} (ids + the background slot); "
+                f"model.num_classes is {have}. Set --set model.num_classes={needed}.")
 
     def check_data(self):
         """Reads and checks `train_data` and `eval_data` (COCO files and
