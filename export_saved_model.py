@@ -1,4 +1,4 @@
-"""`spinenet-export` from a checkout: `python export_saved_model.py --helpfull` lists the flags
+"""`spinenet-export` from a checkout: `python export_saved_model.py --help` lists the flags
 (spinenet_tf/cli/export.py documents them)."""
 
 import os

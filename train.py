@@ -1,4 +1,4 @@
-"""`spinenet-train` from a checkout: `python train.py --helpfull` lists the flags
+"""`spinenet-train` from a checkout: `python train.py --help` lists the flags
 (spinenet_tf/cli/train.py documents them)."""
 
 import os

@@ -1,12 +1,13 @@
 """Writes a COCO-format folder as TFRecords in Model Garden's schema.
 
-    spinenet-coco-to-tfrecord --annotations A.json --image_dir images/ \
+    spinenet-coco-to-tfrecord --annotations A.json --image_dir images/ \\
         --output_prefix out/train [--num_shards 1] [--include_masks]
 """
 
-from absl import app, flags
+from absl import flags
 
 from spinenet_tf.cli.errors import with_clear_errors
+from spinenet_tf.cli.program import run_program
 from spinenet_tf.data.coco import load_coco
 from spinenet_tf.data.tfrecords import write_tfrecords
 
@@ -29,7 +30,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    run_program(main, __name__)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 on the embedded synthetic data, on CPU (2 cores: the README has the minutes
 each phase took).
 
-    spinenet-demo [--output_dir outputs/demo] [--train_steps N] \
+    spinenet-demo [--output_dir outputs/demo] [--train_steps N] \\
         [--seed S] [--precision auto|float32|bfloat16]
 
 1. Generates the deterministic synthetic shapes dataset (COCO format, no
@@ -26,9 +26,11 @@ import os
 import time
 
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 from spinenet_tf.cli.errors import with_clear_errors
+from spinenet_tf.cli.interruptions import training_stopped
+from spinenet_tf.cli.program import run_program
 from spinenet_tf.config import load_config
 from spinenet_tf.data import synthetic
 from spinenet_tf.export import export_saved_model
@@ -82,7 +84,8 @@ def demo_config(data_dir, train_steps=None, seed=None, precision=None):
     return load_config(DEMO_CONFIG, overrides)
 
 
-@with_clear_errors
+@with_clear_errors(interrupted=lambda: training_stopped(
+    os.path.join(os.path.abspath(OUTPUT_DIR.value), "run")))
 def main(argv):
     del argv
     out_dir = os.path.abspath(OUTPUT_DIR.value)
@@ -193,7 +196,7 @@ def _export(model, task, export_dir):
 
 
 def run():
-    app.run(main)
+    run_program(main, __name__)
 
 
 if __name__ == "__main__":

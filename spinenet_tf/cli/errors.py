@@ -1,12 +1,17 @@
 """What the command-line programs share: errors about the user's input as
-one line, tracebacks only with `--debug`; TensorFlow's Python INFO lines
-("Assets written to ...") hidden unless `--verbosity` asks for them.
+one line, tracebacks only with `--debug`; Ctrl-C as one line saying what
+was interrupted and how to resume, exit status 130; TensorFlow's Python
+INFO lines ("Assets written to ...") hidden unless `--verbosity` asks for
+them.
 
 Import it from a CLI only: it defines the absl flag `--debug`.
 """
 
 import functools
+import os
 import re
+import shlex
+import signal
 import sys
 
 from absl import flags, logging
@@ -38,11 +43,29 @@ def is_user_error(error):
         "No space left on device" in str(error))
 
 
-def with_clear_errors(main):
+# The exit status of a program stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_STATUS = 128 + signal.SIGINT
+
+
+def command_line():
+    """The command as the user typed it, quoted for a shell (`python
+    train.py ...` from a checkout, `spinenet-train ...` installed)."""
+    program = sys.argv[0]
+    words = (["python", program] if program.endswith(".py")
+             else [os.path.basename(program)])
+    return shlex.join(words + sys.argv[1:])
+
+
+def with_clear_errors(main=None, *, interrupted=None):
     """Wraps an absl `main`: a user-input error prints `error: ...` on one
-    line to stderr and exits with status 2 (unless `--debug`). absl's
-    default verbosity (INFO) is lowered to WARNING unless `--verbosity` is
-    given."""
+    line to stderr and exits with status 2 (unless `--debug`); Ctrl-C
+    prints `interrupted: ...` on one line and exits with status 130.
+    `interrupted()` returns what that line says (what was left behind, how
+    to resume). absl's default verbosity (INFO) is lowered to WARNING
+    unless `--verbosity` is given. Use as `@with_clear_errors` or
+    `@with_clear_errors(interrupted=...)`."""
+    if main is None:
+        return functools.partial(with_clear_errors, interrupted=interrupted)
 
     @functools.wraps(main)
     def wrapped(argv):
@@ -50,6 +73,16 @@ def with_clear_errors(main):
             logging.set_verbosity(logging.WARNING)
         try:
             return main(argv)
+        except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: let the line out
+            if DEBUG.value:
+                raise
+            try:
+                what = interrupted() if interrupted else "nothing was left half-written"
+            except Exception as error:  # noqa: BLE001 - the line must still come out
+                what = f"(could not say what was left: {one_line(error)})"
+            print(f"\ninterrupted: {what}", file=sys.stderr, flush=True)
+            sys.exit(INTERRUPTED_STATUS)
         except Exception as error:  # noqa: BLE001 - re-raised unless the user's
             if DEBUG.value or not is_user_error(error):
                 raise

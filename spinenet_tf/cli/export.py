@@ -36,6 +36,8 @@ import os
 from absl import app, flags
 
 from spinenet_tf.cli.errors import with_clear_errors
+from spinenet_tf.cli.interruptions import folder_not_written
+from spinenet_tf.cli.program import run_program
 from spinenet_tf.config import load_config
 from spinenet_tf.export import export_saved_model
 from spinenet_tf.export.finite_weights import check_finite_weights
@@ -132,7 +134,7 @@ def directory_size(path):
                for root, _, names in os.walk(path) for name in names)
 
 
-@with_clear_errors
+@with_clear_errors(interrupted=lambda: folder_not_written(EXPORT_DIR.value, "export"))
 def main(argv):
     del argv
     check_flags()
@@ -182,7 +184,7 @@ def export(model, task, source, folder):
 
 
 def run():
-    app.run(main)
+    run_program(main, __name__)
 
 
 if __name__ == "__main__":

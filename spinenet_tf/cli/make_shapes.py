@@ -5,9 +5,10 @@
         [--shape_set basic|other]
 """
 
-from absl import app, flags
+from absl import flags
 
 from spinenet_tf.cli.errors import with_clear_errors
+from spinenet_tf.cli.program import run_program
 from spinenet_tf.data import synthetic
 
 OUTPUT_DIR = flags.DEFINE_string("output_dir", "data/synthetic", "Where to write the dataset.")
@@ -31,7 +32,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    run_program(main, __name__)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from absl import app, flags
 
 from spinenet_tf import registry
 from spinenet_tf.cli.errors import with_clear_errors
+from spinenet_tf.cli.interruptions import folder_not_written
+from spinenet_tf.cli.program import run_program
 from spinenet_tf.pretrained.loading import load_pretrained
 from spinenet_tf.pretrained.preset import catalog_table, preset_record
 from spinenet_tf.training.model_folder import preset_experiment, write_model_folder
@@ -50,7 +52,14 @@ def convert(name, checkpoint, output_dir, image_size=None):
     return write_model_folder(model, preset_experiment(preset, size), output_dir)
 
 
-@with_clear_errors
+def interruption():
+    """What Ctrl-C left: `convert` writes its folder whole or not at all."""
+    if OUTPUT_DIR.value:
+        return folder_not_written(OUTPUT_DIR.value, "conversion")
+    return "nothing was written"
+
+
+@with_clear_errors(interrupted=interruption)
 def main(argv):
     if len(argv) != 2 or argv[1] not in COMMANDS:
         raise app.UsageError(f"Give one command, {' or '.join(COMMANDS)}; received "
@@ -70,7 +79,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    run_program(main, __name__)
 
 
 if __name__ == "__main__":

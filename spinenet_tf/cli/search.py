@@ -27,11 +27,14 @@ import tensorflow as tf
 from absl import app, flags
 
 from spinenet_tf.cli.errors import with_clear_errors
+from spinenet_tf.cli.interruptions import search_stopped
+from spinenet_tf.cli.program import run_program
 from spinenet_tf.data import synthetic
 from spinenet_tf.search import evolution, report
 from spinenet_tf.search.proxy_task import ProxyData, ProxySettings, ProxyTask
 from spinenet_tf.search.space import SearchSpace, load_block_specs
-from spinenet_tf.search.trial_log import TrialLog
+from spinenet_tf.search.trial_log import TRIALS_FILE, TrialLog
+from spinenet_tf.utils.run_lock import RunLock
 
 OUTPUT_DIR = flags.DEFINE_string("output_dir", "outputs/search", "The search folder.")
 SPACE = flags.DEFINE_enum("space", "spinenet", ["spinenet", "mobile"],
@@ -178,7 +181,7 @@ def _set_up(folder):
         "stem_blocks": STEM_BLOCKS.value, "target_gmacs": round(target, 4),
         "gmacs_tolerance": GMACS_TOLERANCE.value, "base": [list(r) for r in space.base],
         "proxy": dataclasses.asdict(settings), "data": dataclasses.asdict(data)})
-    log = TrialLog(os.path.join(folder, "trials.jsonl"))
+    log = TrialLog(os.path.join(folder, TRIALS_FILE))
     return Search(folder, space, proxy, budget, log)
 
 
@@ -255,25 +258,25 @@ def _write_report(search):
                    "minutes": round(search.spent_minutes(), 2)}, f, indent=2)
 
 
-@with_clear_errors
+@with_clear_errors(interrupted=lambda: search_stopped(os.path.abspath(OUTPUT_DIR.value)))
 def main(argv):
     del argv
     # Each trial is a new model: TensorFlow's retracing warnings say nothing here.
     tf.get_logger().setLevel("ERROR")
     folder = os.path.abspath(OUTPUT_DIR.value)
-    os.makedirs(folder, exist_ok=True)
-    search = _set_up(folder)
-    count = len(search.log.trials)
-    print(f"Search ({MODE.value}, {search.space.name} space) in {folder}: budget "
-          f"{search.budget.describe()}; {count} trial{'s' if count != 1 else ''} on record.",
-          flush=True)
-    _train_references(search)
-    _train_candidates(search)
-    _write_report(search)
+    with RunLock(folder, "search"):
+        search = _set_up(folder)
+        count = len(search.log.trials)
+        print(f"Search ({MODE.value}, {search.space.name} space) in {folder}: budget "
+              f"{search.budget.describe()}; {count} trial{'s' if count != 1 else ''} on "
+              "record.", flush=True)
+        _train_references(search)
+        _train_candidates(search)
+        _write_report(search)
 
 
 def run():
-    app.run(main)
+    run_program(main, __name__)
 
 
 if __name__ == "__main__":

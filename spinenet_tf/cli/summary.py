@@ -15,10 +15,12 @@ the reference's counts and the published parameters and MACs.
 import json
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from spinenet_tf import registry
 from spinenet_tf.backbones.variants import VARIANTS, get_variant
+from spinenet_tf.cli.errors import with_clear_errors
+from spinenet_tf.cli.program import run_program
 from spinenet_tf.utils.model_complexity import count_macs, count_parameters
 
 MODEL = flags.DEFINE_string("model", "spinenet-49", f"One of {list(VARIANTS)}.")
@@ -97,6 +99,7 @@ def format_paper_table(rows):
     return "\n".join(lines)
 
 
+@with_clear_errors
 def main(argv):
     del argv
     names = list(VARIANTS) if ALL.value else [get_variant(MODEL.value).name]
@@ -128,7 +131,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    run_program(main, __name__)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,11 @@ TF_CONFIG environment variable), tpu (`--tpu` address).
 
 import os
 
-from absl import app, flags
+from absl import flags
 
 from spinenet_tf.cli.errors import with_clear_errors
+from spinenet_tf.cli.interruptions import training_stopped
+from spinenet_tf.cli.program import run_program
 from spinenet_tf.config import load_config
 from spinenet_tf.training.strategy import get_strategy, split_cpu
 from spinenet_tf.training.trainer import Trainer
@@ -45,7 +47,7 @@ VERBOSE = flags.DEFINE_integer(
     "default: 1 on a terminal, 2 when the output goes to a file or a pipe.")
 
 
-@with_clear_errors
+@with_clear_errors(interrupted=lambda: training_stopped(MODEL_DIR.value))
 def main(argv):
     del argv
     if CPU_DEVICES.value:
@@ -69,7 +71,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    run_program(main, __name__)
 
 
 if __name__ == "__main__":

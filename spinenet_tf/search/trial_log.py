@@ -3,6 +3,9 @@
 import json
 import os
 
+# A search folder's record of its trials, one JSON line each.
+TRIALS_FILE = "trials.jsonl"
+
 
 class TrialLog:
     """One JSON object per finished trial, appended and flushed to disk

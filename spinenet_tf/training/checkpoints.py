@@ -147,6 +147,11 @@ class CheckpointWriter:
         try:
             path = self.manager.save(checkpoint_number=step)
             verify_checkpoint(path)
+        except KeyboardInterrupt:
+            # Ctrl-C inside the write: the newest whole checkpoint stays the
+            # newest listed, as after a failed write.
+            self._remove(prefix, kept)
+            raise
         except (tf.errors.OpError, OSError) as error:
             self._remove(prefix, kept)
             raise CheckpointWriteError(
@@ -161,7 +166,11 @@ class CheckpointWriter:
                 shutil.rmtree(path, ignore_errors=True)
             elif os.path.exists(path):
                 os.remove(path)
-        if kept:
+        if not kept:  # the state file would list only the removed one
+            state = os.path.join(self.directory, "checkpoint")
+            if os.path.exists(state):
+                os.remove(state)
+        else:
             try:
                 tf.compat.v1.train.update_checkpoint_state(
                     self.directory, kept[-1], all_model_checkpoint_paths=kept)

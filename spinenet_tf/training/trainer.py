@@ -37,6 +37,7 @@ from spinenet_tf.training.optimizer import build_optimizer
 from spinenet_tf.utils.atomic_files import save_keras_model, write_bytes
 from spinenet_tf.utils.hardware import auto_mixed_precision
 from spinenet_tf.utils.progress import fit_verbosity
+from spinenet_tf.utils.run_lock import RunLock
 
 
 def _is_chief(strategy):
@@ -177,12 +178,15 @@ class Trainer:
         return []
 
     def run(self):
-        """Trains to `trainer.train_steps`, evaluates, writes the results."""
-        self._setup()
-        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            with multi_worker_fit(self.model):
-                return self._run()
-        return self._run()
+        """Trains to `trainer.train_steps`, evaluates, writes the results.
+        Holds the folder's run lock throughout: a second run into it stops
+        at once (`utils.run_lock`)."""
+        with RunLock(self.write_dir, "training run"):
+            self._setup()
+            if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                with multi_worker_fit(self.model):
+                    return self._run()
+            return self._run()
 
     def _run(self):
         trainer = self.config.trainer

@@ -252,9 +252,14 @@ class RetinaNet(FunctionalFamilyModel):
             outputs["class_logits"], outputs["box_deltas"], anchors,
             image_size=(images.shape[1], images.shape[2]))
 
-    def predict_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.decode_detections(self(x, training=False), x)
+    def predict_step(self, *args):
+        """`predict` gives detections. Keras' own step runs the network;
+        on JAX it takes and returns the state too (keras-hub's pattern)."""
+        outputs = super().predict_step(*args)
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(args[-1])
+        if isinstance(outputs, tuple):  # JAX: (outputs, non-trainable variables)
+            return self.decode_detections(outputs[0], x), outputs[1]
+        return self.decode_detections(outputs, x)
 
     # --- what the exporters and evaluation run -------------------------
 

@@ -1,0 +1,30 @@
+"""How every console script starts: absl's `--help` lists the flags of the
+module that defines the program (not only those of `__main__`, which for
+an installed script is pip's two-line wrapper) under that module's
+docstring."""
+
+import sys
+
+from absl import app, flags
+
+from spinenet_tf.cli import errors
+
+
+def show_flags_in_help(module_name):
+    """Makes `module_name`'s flags (and `--debug`) the key flags of the
+    running program, so `--help` lists them with their help and defaults;
+    the module's docstring becomes the usage text."""
+    program = sys.argv[0]
+    for name in (module_name, errors.__name__):
+        for flag in flags.FLAGS.get_key_flags_for_module(name):
+            flags.FLAGS.register_key_flag_for_module(program, flag)
+    main_module = sys.modules["__main__"]
+    module = sys.modules[module_name]
+    if main_module is not module:
+        main_module.__doc__ = module.__doc__
+
+
+def run_program(main, module_name):
+    """`app.run(main)` with `module_name`'s flags in `--help`."""
+    show_flags_in_help(module_name)
+    app.run(main)
