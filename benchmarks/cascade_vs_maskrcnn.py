@@ -89,7 +89,7 @@ def summary_lines(runs):
 
 def main(argv):
     del argv
-    print(hardware_line(), flush=True)
+    print(hardware_line(), flush=True)  # the CPU model and its cpu_flags (AVX-512, AMX)
     root = os.path.abspath(OUTPUT_DIR.value)
     data_dir = os.path.join(root, "data")
     if not os.path.exists(os.path.join(data_dir, "val", "annotations.json")):

@@ -78,7 +78,7 @@ def schedule(steps):
 
 def main(argv):
     del argv
-    print(hardware_line(), flush=True)
+    print(hardware_line(), flush=True)  # the CPU model and its cpu_flags (AVX-512, AMX)
     root = os.path.abspath(OUTPUT_DIR.value)
     task_a, task_b = os.path.join(root, "data_a"), os.path.join(root, f"data_b_{TRAIN_IMAGES.value}")
     if not os.path.exists(os.path.join(task_a, "val", "annotations.json")):

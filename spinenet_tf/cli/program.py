@@ -3,6 +3,7 @@ module that defines the program (not only those of `__main__`, which for
 an installed script is pip's two-line wrapper) under that module's
 docstring."""
 
+import importlib
 import sys
 
 from absl import app, flags
@@ -18,8 +19,8 @@ def show_flags_in_help(module_name):
     for name in (module_name, errors.__name__):
         for flag in flags.FLAGS.get_key_flags_for_module(name):
             flags.FLAGS.register_key_flag_for_module(program, flag)
-    main_module = sys.modules["__main__"]
-    module = sys.modules[module_name]
+    main_module = importlib.import_module("__main__")
+    module = importlib.import_module(module_name)
     if main_module is not module:
         main_module.__doc__ = module.__doc__
 

@@ -8,7 +8,7 @@ from packaging.version import Version
 # Distribution -> the versions every internal of it used here was tested with.
 TESTED = {
     "keras": ">=3.15,<3.16",
-    "tensorflow": ">=2.20,<2.21",
+    "tensorflow": ">=2.20,<2.22",  # 2.20 and 2.21: CI runs both
     "mediapipe": ">=0.10.30,<2",
     # The test oracle and the source of the twin-model weight transfer.
     "tf-models-official": ">=2.20,<2.21",

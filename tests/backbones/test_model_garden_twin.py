@@ -6,7 +6,9 @@ Every expected figure here is computed by the installed tf-models-official
 
 import pytest
 import tensorflow as tf
-import tf_keras
+
+pytest.importorskip("official")  # the oracle: TensorFlow 2.20 only
+import tf_keras  # noqa: E402
 from official.vision.modeling.backbones import spinenet as tfm_spinenet
 from official.vision.modeling.backbones import spinenet_mobile as tfm_mobile  # noqa: E402
 from support import (
@@ -46,6 +48,7 @@ def test_scaling_tables_and_block_specs_equal_model_garden():
 
 # Variants the parity test below does not build (it compares the
 # parameter counts of the others).
+@pytest.mark.slow
 @pytest.mark.parametrize("model_id", ["96", "143", "143L"])
 def test_spinenet_parameter_count_equals_model_garden(model_id):
     reference = _reference(tfm_spinenet, "SpineNet", model_id)
@@ -69,6 +72,7 @@ PARITY_CASES = [
 @pytest.mark.parametrize(
     "builder,model_id,activation,shape", PARITY_CASES,
     ids=[f"{b.__name__}-{m}-{a}-{s[0]}x{s[1]}" for b, m, a, s in PARITY_CASES])
+@pytest.mark.slow
 def test_transferred_weights_give_model_garden_outputs(builder, model_id, activation, shape):
     ours = builder(model_id, input_shape=shape, activation=activation)
     reference = build_model_garden_backbone(ours)
@@ -113,6 +117,7 @@ def test_initial_weights_are_drawn_as_model_garden_draws_them(builder, model_id)
 
 @pytest.mark.parametrize("builder,model_id,how", [
     (SpineNet, "49S", "save"), (SpineNetMobile, "49XS", "write")])
+@pytest.mark.slow
 def test_checkpoint_written_by_model_garden_loads(builder, model_id, how, tmp_path):
     shape = (128, 128, 3)
     # A "pretrained" Model Garden backbone, saved the way Model Garden saves it
@@ -132,6 +137,7 @@ def test_checkpoint_written_by_model_garden_loads(builder, model_id, how, tmp_pa
             assert max_abs_difference(ours(x)[f"P{level}"], expected[str(level)]) < 1e-4
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_variant_is_refused(tmp_path):
     other = build_model_garden_backbone(
         SpineNetMobile("49XS", input_shape=(128, 128, 3)))
@@ -152,6 +158,7 @@ def test_missing_checkpoint_directory_is_an_error(tmp_path):
 @pytest.mark.parametrize("builder,model_id,size", [
     (SpineNet, "49S", 256), (SpineNet, "96", 256), (SpineNetMobile, "49", 384),
     (SpineNetMobile, "49XS", 256)])
+@pytest.mark.slow
 def test_macs_match_the_profiler_on_model_garden(builder, model_id, size):
     ours = builder(model_id, input_shape=(size, size, 3))
     reference = build_model_garden_backbone(ours)

@@ -100,6 +100,7 @@ def test_levels_2_to_7_use_the_l2_output_block():
     lambda: SpineNetMobile("49XS", input_shape=(128, 128, 3),
                            activation="hard_swish", use_sync_bn=True),
 ], ids=["spinenet", "mobile"])
+@pytest.mark.slow
 def test_config_round_trip_and_keras_file_give_same_outputs(build, tmp_path):
     model = build()
     restored = assert_config_round_trip(model)
@@ -124,6 +125,7 @@ def test_kernel_regularizer_reaches_every_conv():
     (lambda dtype: SpineNetMobile("49XS", input_shape=(128, 128, 3), dtype=dtype),
      "mixed_float16"),
 ], ids=["spinenet-bfloat16", "mobile-float16"])
+@pytest.mark.slow
 def test_mixed_precision_policies_are_built_and_serialised(build, policy, tmp_path):
     import keras
 

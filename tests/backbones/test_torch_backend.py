@@ -47,6 +47,7 @@ np.savez(spec["outputs"], **{k: keras.ops.convert_to_numpy(v) for k, v in out.it
     (SpineNet, "49S", "swish", (128, 256, 3)),
     (SpineNetMobile, "49", "hard_swish", (128, 128, 3)),
 ])
+@pytest.mark.slow
 def test_torch_backend_matches_tensorflow(builder, model_id, activation, shape, tmp_path):
     model = builder(model_id, input_shape=shape, activation=activation)
     randomize_batch_norm(model)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import sysconfig
 
+import pytest
 from support import ROOT
 
 from spinenet_tf.cli.demo import demo_config
@@ -47,6 +48,7 @@ def installed_wheel(folder):
     return venv
 
 
+@pytest.mark.slow
 def test_demo_from_a_wheel_is_quiet_and_ends_with_the_figures_and_files(tmp_path):
     """The README's main command at toy size, as the installed console
     script `spinenet-demo` run in an empty folder, its output going to a pipe

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from support import ROOT
 
 DEFINED = re.compile(r"flags\.DEFINE_\w+\(\s*\"(\w+)\"")
@@ -26,6 +27,7 @@ def source_of(module):
         return f.read()
 
 
+@pytest.mark.slow
 def test_every_script_lists_its_own_flags():
     scripts = console_scripts()
     assert {"spinenet-train", "spinenet-export", "spinenet-demo",

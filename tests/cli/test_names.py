@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from support import ROOT
 
 BIN = os.path.dirname(sys.executable)
@@ -30,6 +31,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 def test_unknown_names_are_one_line_with_the_closest(tmp_path):
     running = {case: subprocess.Popen([a.format(tmp=tmp_path) for a in command], cwd=ROOT,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -7,11 +7,13 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from support import ROOT, TRAINED_STEPS
 from support import run_command as run
 
 
+@pytest.mark.slow
 def test_export_of_a_trained_model_dir_serves_its_detections(synthetic_data, trained_run,
                                                              tmp_path):
     data, model_dir = synthetic_data, trained_run
@@ -56,6 +58,7 @@ def test_export_of_a_trained_model_dir_serves_its_detections(synthetic_data, tra
                                expected["detection_scores"][0, :count], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_usage_errors_say_what_was_received(tmp_path):
     command = [sys.executable, os.path.join(ROOT, "export_saved_model.py"),
                "--export_dir", str(tmp_path / "x")]
@@ -72,10 +75,11 @@ def test_usage_errors_say_what_was_received(tmp_path):
     assert result.returncode != 0 and "Traceback" in result.stderr
 
 
+@pytest.mark.slow
 def test_export_of_a_model_garden_checkpoint_serves_model_garden_detections(tmp_path):
     """`--config` + `--model_garden_checkpoint`: the SavedModel gives the
     detections of the tf-models-official model that wrote the checkpoint."""
-    import tf_keras  # noqa: F401
+    pytest.importorskip("official")  # the oracle: TensorFlow 2.20 only
     from support import randomize_batch_norm, randomize_predictors
 
     from spinenet_tf.config import load_config

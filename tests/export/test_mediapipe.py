@@ -4,9 +4,11 @@ detections are LiteRT's (boxes within 1 px, same labels), for the fp32
 file (float input) and the int8 file (uint8 input)."""
 
 import ai_edge_litert.interpreter  # noqa: F401
-import mediapipe.tasks.python.vision  # noqa: F401
-import numpy as np
 import pytest
+
+pytest.importorskip("mediapipe")  # an extra; not in the TensorFlow 2.21 environment
+import mediapipe.tasks.python.vision  # noqa: E402, F401
+import numpy as np  # noqa: E402
 from support import TINY_SIZE as SIZE
 from support import images_of_sizes, randomize_batch_norm, run_tflite, tiny_detector
 
@@ -48,6 +50,7 @@ def as_origin_and_size(box):
     return np.array([xmin, ymin, xmax - xmin, ymax - ymin])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("quantization", ["fp32", "int8"])
 def test_mediapipe_object_detector_gives_litert_detections(detector, quantization,
                                                           tmp_path):

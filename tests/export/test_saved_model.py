@@ -55,6 +55,7 @@ def serialized_example(encoded):
     })).SerializeToString()
 
 
+@pytest.mark.slow
 def test_signatures_in_a_fresh_process_match_the_keras_model(exported, tmp_path):
     model, path = exported
     same_size = images_of_sizes([(96, 160), (96, 160)])

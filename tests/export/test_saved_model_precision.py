@@ -60,6 +60,7 @@ def assert_same_detections(received, expected, atol=2e-3):
     np.testing.assert_allclose(received, expected, atol=atol)
 
 
+@pytest.mark.slow
 def test_folded_float32_saved_model_gives_the_keras_models_detections(detector, tmp_path):
     folded = inference_model(detector)
     path = export_saved_model(folded, str(tmp_path / "float32"))
@@ -74,6 +75,7 @@ def test_folded_float32_saved_model_gives_the_keras_models_detections(detector, 
         assert_same_detections(received, expected)
 
 
+@pytest.mark.slow
 def test_bfloat16_saved_model_serves_the_bfloat16_form(detector, synthetic_data, tmp_path):
     fast = inference_model(detector, "bfloat16")
     path = export_saved_model(fast, str(tmp_path / "bfloat16"))
@@ -98,6 +100,7 @@ def test_bfloat16_saved_model_serves_the_bfloat16_form(detector, synthetic_data,
     assert {"keras_ap", "saved_model_ap", "latency_ms"} <= set(summary)
 
 
+@pytest.mark.slow
 def test_a_model_trained_in_mixed_bfloat16_exports_int8_tflite(synthetic_data, tmp_path):
     """`trainer.mixed_precision: bfloat16` (or `auto` on an AMX CPU) leaves a
     model whose layers compute in bfloat16; the converter cannot quantize

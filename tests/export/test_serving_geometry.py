@@ -6,6 +6,7 @@ import json
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 import yaml
 from support import SHORT_MOBILE_BLOCK_SPECS, tiny_detector
@@ -60,6 +61,7 @@ def coco_folder(folder, images):
     return load_coco(str(folder / "annotations.json"), str(folder / "images"))
 
 
+@pytest.mark.slow
 def test_detection_serves_its_evaluation_geometry(tmp_path):
     model = tiny_detector()
     images = pictures()
@@ -126,7 +128,7 @@ def test_classification_serves_its_evaluation_geometry(tmp_path):
 def test_classification_geometry_is_the_references():
     """Evaluation: the reference's centre crop (0.875 of the short side) and
     resize; training: a crop inside the image, deterministic per seed."""
-    from official.vision.ops import preprocess_ops
+    preprocess_ops = pytest.importorskip("official.vision.ops.preprocess_ops")
     preprocessor = spinenet_tf.ImagePreprocessor((64, 64), center_crop_fraction=0.875)
     for image in pictures(2):
         ours, info = preprocessor.geometry(tf.constant(image))

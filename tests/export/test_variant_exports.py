@@ -8,12 +8,14 @@ an int8 file that runs on XNNPACK. Both at 128 px."""
 
 import ai_edge_litert.interpreter  # noqa: F401
 import numpy as np
+import pytest
 from support import TINY_SIZE as SIZE
 from support import images_of_sizes, run_on_xnnpack, run_tflite, tiny_detector
 
 from spinenet_tf.export import convert_to_tflite
 
 
+@pytest.mark.slow
 def test_spinenet_49s_head_converts_to_fp32_tflite_within_1e_3():
     model = tiny_detector("spinenet-49s", head_num_convs=None, short=False)
     image = images_of_sizes([(SIZE, SIZE)], seed=7)[0]
@@ -24,6 +26,7 @@ def test_spinenet_49s_head_converts_to_fp32_tflite_within_1e_3():
         np.testing.assert_allclose(outputs[key], raw[key], atol=1e-3)
 
 
+@pytest.mark.slow
 def test_mobile_49_int8_runs_on_xnnpack(tmp_path):
     model = tiny_detector("spinenet-mobile-49", head_num_convs=None, short=False)
     image = images_of_sizes([(SIZE, SIZE)], seed=7)[0]

@@ -138,6 +138,7 @@ def _copy_run(trained_run, tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_export_from_a_truncated_checkpoint_is_one_line_naming_the_file(trained_run,
                                                                         tmp_path):
     folder = _copy_run(trained_run, tmp_path)

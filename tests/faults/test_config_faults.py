@@ -130,6 +130,7 @@ def test_yaml_exponents_without_a_point_are_numbers(tmp_path):
     assert config.losses.l2_weight_decay == 4e-05 and config.optimizer.values == [1e-3]
 
 
+@pytest.mark.slow
 def test_train_py_names_the_key_on_one_line(tmp_path):
     """The message that used to be "not all arguments converted during string
     formatting": one line, status 2, no traceback."""

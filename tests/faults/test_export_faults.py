@@ -98,6 +98,7 @@ EXPORT = [sys.executable, os.path.join(ROOT, "export_saved_model.py"), "--config
           "--set", "model.backbone=spinenet-mobile-49xs"]
 
 
+@pytest.mark.slow
 def test_export_killed_at_a_seeded_moment_leaves_the_previous_export(tmp_path):
     final = tmp_path / "export"
     final.mkdir()
@@ -124,6 +125,7 @@ def test_export_killed_at_a_seeded_moment_leaves_the_previous_export(tmp_path):
     assert detections["detection_boxes"].shape[-1] == 4
 
 
+@pytest.mark.slow
 def test_export_to_a_full_disk_is_one_line_and_keeps_nothing_half_written(small_disk,
                                                                          fill_disk):
     fill_disk(small_disk, leave=512 * 1024)

@@ -48,6 +48,7 @@ BAD_REQUESTS = [
 
 @pytest.mark.parametrize("signature,inputs,message", BAD_REQUESTS,
                          ids=[f"{s}-{i}" for i, (s, _, _) in enumerate(BAD_REQUESTS)])
+@pytest.mark.slow
 def test_a_bad_request_is_an_error_and_the_model_still_serves(served, signature, inputs,
                                                              message):
     loaded, good, before = served

@@ -155,6 +155,7 @@ def test_tf2_checkpoint_given_as_a_model_zoo_file_is_refused(tmp_path):
         load_named_variables(prefix, model_zoo_names(model), SMALL)
 
 
+@pytest.mark.slow
 def test_convert_writes_a_folder_that_fine_tuning_and_export_take(tmp_path):
     """A model-zoo RetinaNet-49S file (written under the original names from a
     model built for the entry) -> `spinenet-pretrained convert` -> a model
@@ -197,6 +198,7 @@ def test_convert_writes_a_folder_that_fine_tuning_and_export_take(tmp_path):
     assert rebuilt["aspect_ratios"] == [1.0, 2.0, 0.5] and rebuilt["pixel_inclusive_boxes"]
 
 
+@pytest.mark.slow
 def test_maskrcnn_convert_writes_a_folder_that_rebuilds_the_tpu_network(tmp_path):
     """A model-zoo Mask R-CNN file -> a model folder whose config.yaml
     rebuilds the same TPU-flavour network (anchor order, box convention,
@@ -239,6 +241,7 @@ def test_from_preset_refuses_another_family():
         RetinaNet.from_preset("classifier-spinenet-49")
 
 
+@pytest.mark.slow
 def test_download_is_cached_and_loads(tmp_path):
     """The entry's archive is fetched once with keras.utils.get_file (here
     from a file:// URL standing for the published one) and read from the

@@ -62,6 +62,7 @@ def test_folded_backbone_equals_the_original_on_every_level(name):
     assert max(differences.values()) <= 1e-5, differences
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("separable", [False, True], ids=["conv-head", "separable-head"])
 def test_folded_retinanet_equals_the_original_and_counts_the_same_macs(separable):
     backbone = (small(SpineNetMobile, "49S") if separable else small(SpineNet, "49S"))
@@ -95,6 +96,7 @@ def test_folded_classifier_equals_the_original_and_returns_float32_in_bfloat16()
     assert str(np.asarray(inference_model(model, "bfloat16")(x)).dtype) == "float32"
 
 
+@pytest.mark.slow
 def test_bfloat16_form_computes_in_bfloat16_with_float32_outputs_and_serialises(tmp_path):
     model = RetinaNet(SpineNetMobile("49XS", input_shape=SHAPE, activation="swish"),
                       num_classes=5, head_num_convs=1, head_num_filters=16,

@@ -43,6 +43,7 @@ def tensor_types(flatbuffer):
 INT8, FLOAT32 = 9, 0  # TensorType in TFLite's schema
 
 
+@pytest.mark.slow
 def test_report_ranks_every_quantized_op_by_its_error(quantizer, tmp_path):
     report = quantizer.report
     assert len(report) > 50  # every conv, activation, add, resampling op

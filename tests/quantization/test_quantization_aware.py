@@ -102,6 +102,7 @@ def test_activation_quantizer_learns_its_range_from_the_batches():
         ActivationQuantizer(momentum=1.5)
 
 
+@pytest.mark.slow
 def test_int8_file_takes_the_learned_ranges(float_and_qat):
     import ai_edge_litert.interpreter  # noqa: F401
     from tensorflow.lite.tools import flatbuffer_utils
@@ -140,6 +141,7 @@ def test_config_switch_needs_a_trained_float_run():
         validate(config)
 
 
+@pytest.mark.slow
 def test_train_py_fine_tunes_a_trained_run_quantization_aware(synthetic_data, trained_run,
                                                               tmp_path):
     from spinenet_tf.training.checkpoints import load_model_dir

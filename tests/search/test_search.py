@@ -155,6 +155,7 @@ def _search_command(folder):
             "--head_num_convs", "1", "--head_num_filters", "16"]
 
 
+@pytest.mark.slow
 def test_search_killed_after_a_trial_resumes_to_two(tmp_path):
     """SIGKILL once a trial is on record; the rerun keeps it and adds the
     second, a mutation of the first (population 1); its best spec builds a

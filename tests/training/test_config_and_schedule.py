@@ -45,6 +45,7 @@ def test_overrides_apply_and_typos_are_errors(tmp_path):
 
 
 def test_schedule_equals_model_garden_linear_warmup_stepwise():
+    pytest.importorskip("official")  # the oracle: TensorFlow 2.20 only
     import tf_keras
     from official.modeling.optimization import lr_schedule
     boundaries, values = [300, 450], [0.32, 0.032, 0.0032]

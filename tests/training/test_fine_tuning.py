@@ -131,6 +131,7 @@ def classifier_fixture_folder(folder):
     return section, dict(np.load(FIXTURES / "classifier_spinenet_swish" / "outputs.npz"))
 
 
+@pytest.mark.slow
 def test_a_detector_starts_from_a_tpu_classifiers_backbone(tmp_path):
     """Backbone-only: the detector's backbone computes what the TPU code's
     classifier backbone computed (its recorded outputs), the head starts
@@ -184,35 +185,32 @@ def test_category_ids_beyond_the_class_count_are_an_error(synthetic_data):
         task_for_config(config).check_data()
 
 
-def weights_of(layer):
-    return [np.array(w.numpy()) for w in layer.weights]
-
-
-@pytest.mark.parametrize("freeze", [["backbone"], ["backbone.batch_norm"]])
-def test_frozen_parts_stay_bit_identical_through_training_and_resume(freeze, synthetic_data,
+@pytest.mark.slow
+def test_frozen_parts_stay_bit_identical_through_training_and_resume(synthetic_data,
                                                                      tmp_path):
+    """The whole backbone frozen, and only the head's batch norms: after
+    training and a resume (which keeps them frozen) the backbone and the
+    head's batch norms are bit-identical to their start, the head's convs
+    trained."""
+    freeze = ["backbone", "head.batch_norm"]
     config = trainer_config(synthetic_data, 2, freeze)
     keras.utils.set_random_seed(config.trainer.seed)  # the trainer's initial weights
     model = build_training_model(config, task_for_config(config))
-    start = {p: np.array(v.numpy()) for p, v in variables_by_path(model.backbone).items()}
+    start = {p: np.array(v.numpy()) for p, v in variables_by_path(model).items()}
     strategy = tf.distribute.get_strategy()
     Trainer(config, str(tmp_path), strategy, verbose=0).run()
     resumed = Trainer(trainer_config(synthetic_data, 4, freeze), str(tmp_path), strategy,
                       verbose=0)
     resumed.run()  # resumes at step 2, keeping the same parts frozen
-    trained = variables_by_path(resumed.model.backbone)
-    changed = [p for p, v in trained.items() if "seed_generator" not in p
-               and not np.array_equal(v.numpy(), start[p])]
-    if freeze == ["backbone"]:
-        assert changed == []
-    else:  # batch norms as they started, convs trained
-        assert changed and not [p for p in changed if "bn/" in p]
-        assert any("conv" in p for p in changed)
-    head_start = weights_of(model.head)
-    assert any(not np.array_equal(a, b) for a, b in zip(head_start, weights_of(
-        resumed.model.head)))
+    changed = [p for p, v in variables_by_path(resumed.model).items()
+               if "seed_generator" not in p and not np.array_equal(v.numpy(), start[p])]
+    backbone_paths = set(variables_by_path(model.backbone))
+    assert changed and not [p for p in changed if p in backbone_paths], changed
+    assert not [p for p in changed if "bn" in p.split("/")[-2]], changed
+    assert any("class_logits" in p for p in changed) and any("conv" in p for p in changed)
 
 
+@pytest.mark.slow
 def test_train_py_fine_tunes_a_run_onto_other_classes(trained_run, synthetic_data, tmp_path):
     """A new user's case: a run with 4 class slots, then `--set
     model.init_from=<run>` with 6: the class layer starts fresh, said on
@@ -232,6 +230,7 @@ def write_tf1(model, prefix, step):
     return str(prefix)
 
 
+@pytest.mark.slow
 def test_from_preset_onto_other_classes_and_the_wrong_preset_check(tmp_path):
     """A model-zoo 49S file: loaded as its preset for 3 classes (the class
     layer fresh, everything else the file's); its global step tells the

@@ -16,6 +16,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from support import ROOT, TRAINED_EVERY, TRAINED_STEPS, train_command
 from support import final_weights as weights
@@ -61,6 +62,7 @@ def checkpoint_steps(folder):
                   for p in glob.glob(os.path.join(folder, "checkpoints", "ckpt-*.index")))
 
 
+@pytest.mark.slow
 def test_ctrl_c_twice_then_a_rerun_ends_as_the_uninterrupted_run(synthetic_data, trained_run,
                                                                 tmp_path):
     steps, every = TRAINED_STEPS, TRAINED_EVERY
@@ -106,6 +108,7 @@ def test_ctrl_c_twice_then_a_rerun_ends_as_the_uninterrupted_run(synthetic_data,
         assert f.read() == ""  # released by each run, the interrupted ones too
 
 
+@pytest.mark.slow
 def test_a_second_run_into_a_live_runs_folder_stops_and_a_killed_runs_lock_is_taken_over(
         synthetic_data, tmp_path, capsys):
     folder = str(tmp_path / "run")

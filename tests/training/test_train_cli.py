@@ -21,6 +21,7 @@ from support import final_weights as weights
 from support import run_command as run
 
 
+@pytest.mark.slow
 def test_sigkilled_run_resumes_past_a_truncated_checkpoint_to_bit_identical_weights(
         synthetic_data, trained_run, tmp_path):
     """SIGKILL at a seeded time; then a newer checkpoint cut short (as a
@@ -71,6 +72,7 @@ def test_sigkilled_run_resumes_past_a_truncated_checkpoint_to_bit_identical_weig
         assert os.path.exists(os.path.join(resumed, name)), name
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(synthetic_data, tmp_path):
     model_dir = str(tmp_path / "mirrored")
     result = run(train_command(synthetic_data, model_dir, 4, 2, [
@@ -86,6 +88,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_multi_worker_processes_end_with_identical_weights(synthetic_data, tmp_path):
     # Sync BN, as the recipes: unsynchronised batch norm keeps each
     # replica's own moving statistics under Keras 3.
@@ -110,6 +113,7 @@ def test_two_multi_worker_processes_end_with_identical_weights(synthetic_data, t
     assert os.path.exists(os.path.join(model_dir, "metrics.json"))
 
 
+@pytest.mark.slow
 def test_classifier_trains_on_an_image_folder_and_reports_its_accuracy(tmp_path):
     import keras
     import tensorflow as tf

@@ -93,6 +93,7 @@ def _stage_key(name, stage):
     return f"{name}_{stage}" if stage else name
 
 
+@pytest.mark.slow
 def test_transferred_model_gives_model_garden_outputs(seed=0):
     """Every stage's box-head outputs on its refined ROIs (matched row by
     row: tied RPN scores may order proposals otherwise), the class scores
@@ -123,6 +124,7 @@ def test_transferred_model_gives_model_garden_outputs(seed=0):
     assert matched >= 0.9 * int(np.sum(np.asarray(outputs["num_detections"])))
 
 
+@pytest.mark.slow
 def test_training_targets_and_losses_equal_model_garden(seed=1):
     """One training forward pass of ours and of the twin on the same images
     and ground truth: each stage's sampled (first) or relabelled (later)

@@ -39,6 +39,7 @@ def small_config(data, steps=4, every=2):
     return load_config(CONFIG, overrides)
 
 
+@pytest.mark.slow
 def test_trainer_trains_evaluates_draws_and_exports_cascade_rcnn(synthetic_data, tmp_path):
     config = small_config(synthetic_data)
     results = Trainer(config, str(tmp_path), tf.distribute.get_strategy(), verbose=0).run()

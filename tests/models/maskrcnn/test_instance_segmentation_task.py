@@ -31,6 +31,7 @@ def small_config(data, steps=4, every=2):
     return load_config(CONFIG, overrides)
 
 
+@pytest.mark.slow
 def test_trainer_trains_evaluates_and_draws_maskrcnn(synthetic_data, tmp_path):
     """Training data from TFRecords with masks (Model Garden's schema, as
     `spinenet-coco-to-tfrecord --include_masks` writes them), evaluation

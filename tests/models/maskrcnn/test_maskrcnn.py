@@ -67,6 +67,7 @@ def _transferred_pair(seed, **kwargs):
     return ours, reference, rng
 
 
+@pytest.mark.slow
 def test_transferred_model_gives_model_garden_outputs(seed=0):
     """Raw outputs within 1e-5 (box head: 1e-4 relative, ROIs matched); detections and their masks equal, except
     that with random weights some detections of one class tie in score
@@ -93,6 +94,7 @@ def test_transferred_model_gives_model_garden_outputs(seed=0):
     assert matched >= 0.9 * int(np.sum(np.asarray(outputs["num_detections"])))
 
 
+@pytest.mark.slow
 def test_maskrcnn_config_round_trip_and_errors():
     # A RetinaNet built first: Keras rewrites the bases of a functionally
     # built model's classes, which must leave MaskRCNN's alone.
@@ -115,6 +117,7 @@ def test_maskrcnn_config_round_trip_and_errors():
               training=True)
 
 
+@pytest.mark.slow
 def test_training_outputs_and_losses_equal_model_garden(seed=1):
     """One training forward pass (batch statistics) of ours and of Model
     Garden's twin on the same images and ground truth: the sampled ROIs and

@@ -31,6 +31,7 @@ def small_maskrcnn():
     return model
 
 
+@pytest.mark.slow
 def test_folded_model_and_saved_model_give_the_keras_detections_and_masks(tmp_path):
     model = small_maskrcnn()
     rng = np.random.default_rng(5)
@@ -60,6 +61,7 @@ def test_folded_model_and_saved_model_give_the_keras_detections_and_masks(tmp_pa
         np.testing.assert_allclose(from_bytes[key], served[key], atol=1e-5, err_msg=key)
 
 
+@pytest.mark.slow
 def test_saved_model_pastes_masks_into_each_original_image(tmp_path):
     """`paste_masks=True`: `detection_pasted_masks` equals `paste_masks` (the
     evaluation's pasting) of the per-box masks, image by image, for a

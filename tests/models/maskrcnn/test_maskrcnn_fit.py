@@ -2,11 +2,13 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from spinenet_tf.models.maskrcnn import MaskRCNN
 
 
+@pytest.mark.slow
 def test_fit_lowers_every_loss_on_a_repeated_batch():
     keras.utils.set_random_seed(0)
     model = MaskRCNN.from_variant(

@@ -12,7 +12,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import tf_keras
+pytest.importorskip("official")  # the oracle: TensorFlow 2.20 only
+import tf_keras  # noqa: E402
 from official.vision.configs import backbones as backbone_cfg  # noqa: E402
 from official.vision.configs import image_classification as classification_cfg  # noqa: E402
 from official.vision.modeling import factory  # noqa: E402
@@ -61,6 +62,7 @@ def test_retinanet_parameters_equal_model_garden_factory(name):
 @pytest.mark.parametrize("name,activation,compared", [
     ("spinenet-49s", "swish", None), ("spinenet-mobile-49", "swish", 5),
     ("spinenet-mobile-49xs", "relu", 5)])
+@pytest.mark.slow
 def test_transferred_retinanet_gives_model_garden_outputs(name, activation, compared):
     """Raw outputs within 1e-4, then the same detections.
 
@@ -173,6 +175,7 @@ def _detection_set(detections, b, top=None):
     return rows[np.lexsort(np.round(rows, 2).T[::-1])]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["trainer", "modules"])
 def test_retinanet_checkpoint_written_by_model_garden_loads(how, tmp_path):
     ours = RetinaNet.from_variant("spinenet-mobile-49xs", num_classes=5, image_size=128)
@@ -191,6 +194,7 @@ def test_retinanet_checkpoint_written_by_model_garden_loads(how, tmp_path):
                               expected) < 1e-4
 
 
+@pytest.mark.slow
 def test_backbone_only_checkpoint_is_refused_for_a_retinanet(tmp_path):
     ours = RetinaNet.from_variant("spinenet-mobile-49xs", num_classes=5, image_size=128)
     reference = build_model_garden_retinanet(ours)
@@ -201,6 +205,7 @@ def test_backbone_only_checkpoint_is_refused_for_a_retinanet(tmp_path):
 
 @pytest.mark.parametrize("name,size", [("spinenet-49s", 256),
                                        ("spinenet-mobile-49", 256)])
+@pytest.mark.slow
 def test_retinanet_macs_match_the_profiler_on_model_garden(name, size):
     ours = RetinaNet.from_variant(name, num_classes=91, image_size=size)
     reference = build_model_garden_retinanet(ours)
@@ -266,6 +271,7 @@ print("max difference", float(np.abs(np.asarray(received) - data["expected"]).ma
 """
 
 
+@pytest.mark.slow
 def test_trainer_checkpoint_loads_without_model_garden_installed(tmp_path):
     """The key table reads Model Garden's trainer checkpoints in a process
     where tf-models-official cannot be imported; the twin model made the

@@ -37,6 +37,7 @@ def shapes_batch(batch=4, seed=0):
     return images, {"boxes": boxes, "classes": classes}
 
 
+@pytest.mark.slow
 def test_fit_lowers_the_loss_and_reports_both_terms():
     model = tiny_retinanet()
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
@@ -141,6 +142,7 @@ def test_named_configurations_follow_the_recipes():
         RetinaNet.from_variant("spinenet-143l")
 
 
+@pytest.mark.slow
 def test_classifier_pools_the_coarsest_level_and_trains():
     backbone = SpineNetMobile("49XS", input_shape=(64 * 2, 128, 3), max_level=6,
                               block_specs=SHORT)
@@ -202,6 +204,7 @@ def test_task_models_serialise_their_mixed_precision_policy(tmp_path):
     assert detections["detection_scores"].dtype == np.float32
 
 
+@pytest.mark.slow
 def test_bfloat16_mixed_precision_training_follows_float32():
     """The train step under `mixed_bfloat16` (what `trainer.mixed_precision:
     bfloat16` sets): float32 variables and losses, a first loss within

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from keras import ops
+
+pytest.importorskip("official")  # the oracle: TensorFlow 2.20 only
 from official.vision.losses import focal_loss  # noqa: E402
-from official.vision.ops import anchor as anchor_ops
+from official.vision.ops import anchor as anchor_ops  # noqa: E402
 from official.vision.ops import box_ops, iou_similarity  # noqa: E402
 
 from spinenet_tf.models.retinanet import AnchorLabeler, MultilevelDetectionGenerator, RetinaNetLoss
