@@ -164,6 +164,28 @@ def assert_same_rows_in_any_order(ours, theirs, tolerance=1e-4):
         f"worst unmatched row: {max(distance.min(1).max(), distance.min(0).max()):.2e}")
 
 
+def two_stage_training_pass(ours, reference, rng):
+    """One training forward pass of a two-stage detector and of its Model
+    Garden twin on the same images and ground truth: 3 boxes an image (one
+    padding row), made near the detector's own proposals so that many ROIs
+    are foreground. Returns (ours' outputs, the reference's, the boxes)."""
+    images = rng.uniform(-2, 2, (2, 128, 128, 3)).astype("float32")
+    image_shape = np.array([[128, 128], [112, 96]], "float32")
+    classes = np.array([[1, 3, -1], [2, 2, 1]], "int32")
+    masks = (rng.uniform(size=(2, 3, 112, 112)) > 0.4).astype("float32")
+    placeholder = np.tile(np.array([[[0, 0, 64, 64]]], "float32"), (2, 3, 1))
+    proposals = np.asarray(ours(dict(images=images, image_shape=image_shape,
+                                     boxes=placeholder, classes=classes, masks=masks),
+                                training=True)["rois"])[:, :100]
+    boxes = proposals[:, [0, 2, 4]] + rng.normal(0, 1.5, (2, 3, 4)).astype("float32")
+    boxes[0, 2] = -1.0
+    outputs = ours(dict(images=images, image_shape=image_shape, boxes=boxes,
+                        classes=classes, masks=masks), training=True)
+    theirs = reference(images, image_shape, gt_boxes=boxes, gt_classes=classes,
+                       gt_masks=masks, training=True)
+    return outputs, theirs, boxes
+
+
 def read_manifest(path):
     """{variable name: shape} of a model-zoo manifest (`name d0,d1,...`
     lines, gzipped; tools/make_model_zoo_fixtures.py)."""

@@ -23,7 +23,8 @@ pytest.importorskip("official")
 import tf_keras  # noqa: E402
 from official.vision.losses import maskrcnn_losses  # noqa: E402
 from support import (  # noqa: E402
-    assert_same_instances, assert_same_rows_in_any_order, randomize_batch_norm)
+    assert_same_instances, assert_same_rows_in_any_order, randomize_batch_norm,
+    two_stage_training_pass)
 
 from spinenet_tf.rcnn.model_garden_twin import (  # noqa: E402
     build_model_garden_two_stage_detector, transfer_model_garden_two_stage_weights)
@@ -137,20 +138,7 @@ def test_training_targets_and_losses_equal_model_garden(seed=1):
         seed, train_proposals=dict(pre_nms_top_k=300, num_proposals=100),
         sampling=dict(roi_samples_per_image=103, roi_foreground_fraction=1.0,
                       mask_samples_per_image=12, seed=0))
-    images = rng.uniform(-2, 2, (2, 128, 128, 3)).astype("float32")
-    image_shape = np.array([[128, 128], [112, 96]], "float32")
-    classes = np.array([[1, 3, -1], [2, 2, 1]], "int32")
-    masks = (rng.uniform(size=(2, 3, 112, 112)) > 0.4).astype("float32")
-    placeholder = np.tile(np.array([[[0, 0, 64, 64]]], "float32"), (2, 3, 1))
-    proposals = np.asarray(ours(dict(images=images, image_shape=image_shape,
-                                     boxes=placeholder, classes=classes, masks=masks),
-                                training=True)["rois"])[:, :100]
-    boxes = proposals[:, [0, 2, 4]] + rng.normal(0, 1.5, (2, 3, 4)).astype("float32")
-    boxes[0, 2] = -1.0
-    outputs = ours(dict(images=images, image_shape=image_shape, boxes=boxes,
-                        classes=classes, masks=masks), training=True)
-    theirs = reference(images, image_shape, gt_boxes=boxes, gt_classes=classes,
-                       gt_masks=masks, training=True)
+    outputs, theirs, boxes = two_stage_training_pass(ours, reference, rng)
     assert len(outputs["stages"]) == 3
     for stage, ours_stage in enumerate(outputs["stages"]):
         # ROIs decoded from RPN codes equal within 1e-5 agree within ~1e-3
