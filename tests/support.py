@@ -5,6 +5,7 @@ the path), so no test module imports another."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -49,6 +50,11 @@ def max_abs_difference(a, b):
 SHORT_MOBILE_BLOCK_SPECS = [[3, "mbconv", [0, 1], True], [4, "mbconv", [0, 2], True],
                             [5, "mbconv", [2, 3], True], [6, "mbconv", [3, 4], True],
                             [7, "mbconv", [4, 5], True]]
+# The same for SpineNet: its two block kinds (bottleneck and residual) in six
+# blocks, one per level L2-L7.
+SHORT_BLOCK_SPECS = [[2, "bottleneck", [0, 1], False], [3, "bottleneck", [0, 2], True],
+                     [4, "residual", [2, 3], True], [5, "bottleneck", [3, 4], True],
+                     [6, "residual", [4, 5], True], [7, "bottleneck", [5, 6], True]]
 
 
 def tiny_detector(name="spinenet-mobile-49xs", num_classes=4, head_num_convs=1,
@@ -295,6 +301,13 @@ def run_on_xnnpack(flatbuffer, image, folder):
 
 
 # --- command lines ----------------------------------------------------------
+
+def readme_commands():
+    """The README's fenced command blocks, in order (the first two: the main
+    job and the test command)."""
+    with open(os.path.join(ROOT, "README.md")) as readme:
+        return re.findall(r"^```\n(.*?)\n```", readme.read(), flags=re.S | re.M)
+
 
 DEMO_CONFIG = os.path.join(ROOT, "configs", "retinanet_mobile_synthetic_demo.yaml")
 # The shared uninterrupted training run of the tests (conftest's

@@ -12,6 +12,8 @@ from support import ROOT
 from spinenet_tf import compat
 from spinenet_tf.compat import keras_internals, versions
 
+pytestmark = pytest.mark.every_version  # the internals of each TensorFlow CI runs
+
 PACKAGE = os.path.join(ROOT, "spinenet_tf")
 
 # What reaching into a library's private parts looks like in the source.

@@ -2,14 +2,8 @@
 being exactly what CI runs (`.ci/run`)."""
 
 import os
-import re
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def readme_commands():
-    with open(os.path.join(ROOT, "README.md")) as readme:
-        return re.findall(r"^```\n(.*?)\n```", readme.read(), flags=re.S | re.M)
+from support import ROOT, readme_commands
 
 
 def test_the_readme_starts_with_the_main_job_and_the_test_command():

@@ -54,6 +54,7 @@ def test_our_config_is_the_recipe(outcome, folders, name):
     assert config.eval_data.annotations == folders["val"][0]
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("name", ["sgd", "demo"])
 def test_reference_experiment_is_the_same_recipe(outcome, name):
     pytest.importorskip("official")

@@ -26,6 +26,8 @@ from spinenet_tf.backbones.model_garden_twin import (
 from spinenet_tf.pretrained import load_model_garden_checkpoint
 from spinenet_tf.utils.model_complexity import count_macs
 
+pytestmark = pytest.mark.reference  # CI: the TensorFlow 2.20 environment
+
 
 def _reference(builder_module, cls, model_id, size=128):
     """Model Garden's own model, scaled by its own SCALING_MAP."""

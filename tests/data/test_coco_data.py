@@ -166,6 +166,7 @@ def test_strict_mode_fails_at_once_naming_the_file(tmp_path):
         list(parser(examples_from_coco(load_coco(path, image_dir)), batch_size=2))
 
 
+@pytest.mark.reference
 def test_tfrecords_round_trip_in_the_reference_schema(tmp_path):
     path, image_dir = make_dataset(tmp_path, {"a.png": rgb(0), "b.png": rgb(1)}, [
         annotation(1, 1, [10, 20, 30, 5]), annotation(2, 2, [1, 2, 3, 4], 2, crowd=1)])

@@ -163,6 +163,7 @@ def test_flipped_masks_are_mirrored_crops(tmp_path):
     assert 0 < mirrored < 6
 
 
+@pytest.mark.reference
 def test_tfrecord_masks_in_the_reference_schema_give_the_folders_crops(tmp_path):
     """`write_tfrecords` of a dataset loaded with masks stores each instance's
     mask as a PNG in `image/object/mask` (Model Garden's schema: its own

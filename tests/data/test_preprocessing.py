@@ -12,6 +12,7 @@ from spinenet_tf import ImagePreprocessor, RetinaNet
 @pytest.mark.parametrize("shape,output", [((480, 640), (640, 640)),
                                           ((375, 500), (384, 384)),
                                           ((200, 90), (256, 128))])
+@pytest.mark.reference
 def test_preprocessing_matches_reference(shape, output):
     preprocess_ops = pytest.importorskip("official.vision.ops.preprocess_ops")
     image = tf.constant(np.random.default_rng(0).integers(0, 256, shape + (3,)), tf.uint8)
@@ -23,6 +24,7 @@ def test_preprocessing_matches_reference(shape, output):
     np.testing.assert_allclose(ours_info, reference_info, rtol=1e-6)
 
 
+@pytest.mark.reference
 def test_uint8_and_float_pixels_are_one_contract():
     """0..255 pixels give the same input whatever their dtype, and
     `denormalize` gives them back."""

@@ -43,6 +43,7 @@ def test_bad_shapes_are_named():
         paste_masks(np.zeros((2, 4)), np.zeros((2, 4)), 8, 8)
 
 
+@pytest.mark.reference
 def test_paste_equals_model_garden():
     cv2 = pytest.importorskip("cv2")
     mask_ops = pytest.importorskip("official.vision.ops.mask_ops")

@@ -75,6 +75,7 @@ def test_usage_errors_say_what_was_received(tmp_path):
     assert result.returncode != 0 and "Traceback" in result.stderr
 
 
+@pytest.mark.reference
 @pytest.mark.slow
 def test_export_of_a_model_garden_checkpoint_serves_model_garden_detections(tmp_path):
     """`--config` + `--model_garden_checkpoint`: the SavedModel gives the

@@ -14,6 +14,8 @@ from support import images_of_sizes, randomize_batch_norm, run_tflite, tiny_dete
 
 from spinenet_tf.export.tflite import convert_to_tflite
 
+pytestmark = pytest.mark.reference  # CI: the TensorFlow 2.20 environment
+
 LABELS = ["circle", "square", "triangle"]
 
 

@@ -125,6 +125,7 @@ def test_classification_serves_its_evaluation_geometry(tmp_path):
                                        err_msg=name)
 
 
+@pytest.mark.reference
 def test_classification_geometry_is_the_references():
     """Evaluation: the reference's centre crop (0.875 of the short side) and
     resize; training: a crop inside the image, deterministic per seed."""

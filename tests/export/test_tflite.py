@@ -45,6 +45,7 @@ def test_fp32_raw_outputs_match_keras(detector, fp32_raw):
         np.testing.assert_allclose(outputs[key], raw[key], atol=1e-3)
 
 
+@pytest.mark.every_version  # the TFLite converter of each TensorFlow
 @pytest.mark.parametrize("pixel_inclusive", [False, True])
 def test_fp32_regular_nms_detections_match_keras(pixel_inclusive):
     """Scores and boxes of the op equal the Keras decoder's, in Model
@@ -146,6 +147,7 @@ def test_int8_with_detection_post_processing_converts_and_runs(detector, fp32_ra
     assert np.all(outputs["detection_scores"][0, :count] >= 0.05)
 
 
+@pytest.mark.every_version  # int8 calibration reads the flatbuffer (compat)
 def test_int8_with_a_dead_squeeze_excitation_runs_on_xnnpack(tmp_path):
     """A trained SpineNet-Mobile can have a squeeze-excitation unit whose
     ReLU is 0 on every calibration image; XNNPACK could not requantize

@@ -2,9 +2,10 @@
 wrote load there, their forward passes and `predict` (detections, NMS
 included: `ops.nms` runs in keras.ops off TensorFlow) give TensorFlow's
 outputs, and a file saved under JAX loads back to the same outputs.
-Backbones and the folded inference form too. Mask R-CNN is Cascade R-CNN's
-base (`TwoStageDetector`) with one box stage, so the cascade covers its
-layers. Training and export stay on TensorFlow. Skipped where JAX is not
+Backbones (their every block kind, in short block-spec lists: the full
+sizes are the PyTorch test's) and the folded inference form too. Mask R-CNN
+is Cascade R-CNN's base (`TwoStageDetector`) with one box stage, so the
+cascade covers its layers. Training and export stay on TensorFlow. Skipped where JAX is not
 installed (CI installs it)."""
 
 import importlib.util
@@ -16,7 +17,8 @@ import sys
 import keras
 import numpy as np
 import pytest
-from support import SHORT_MOBILE_BLOCK_SPECS, random_images, randomize_batch_norm
+from support import (
+    SHORT_BLOCK_SPECS, SHORT_MOBILE_BLOCK_SPECS, random_images, randomize_batch_norm)
 
 from spinenet_tf import CascadeRCNN, RetinaNet, SpineNet, SpineNetClassifier
 from spinenet_tf import SpineNetMobile
@@ -31,6 +33,11 @@ DETECTION = dict(pre_nms_top_k=20, max_detections=100)
 TWO_STAGE = dict(rpn_num_filters=8, box_num_convs=1, box_num_filters=8, box_fc_dims=16,
                  mask_num_convs=1, mask_num_filters=8, block_specs=SHORT_MOBILE_BLOCK_SPECS)
 
+# JAX compiles every op of an eager pass (and every initializer while a
+# file loads) for its shapes: at XLA's lowest optimisation level that takes
+# half the time, and these inputs are too small for its code to matter.
+XLA_FLAGS = " ".join([os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0"])
+
 JAX_SCRIPT = """
 import json, sys
 import numpy as np
@@ -41,29 +48,34 @@ import spinenet_tf
 spec = json.loads(sys.argv[1])
 x = np.load(spec["inputs"])
 results = {}
+
+
+def record(prefix, outputs):
+    outputs = outputs if isinstance(outputs, dict) else {"output": outputs}
+    for key, value in outputs.items():
+        if not isinstance(value, (list, tuple, dict)):
+            results[f"{prefix}/{key}"] = keras.ops.convert_to_numpy(value)
+
+
 for name, path in spec["models"].items():
     model = keras.saving.load_model(path)
+    # Saved under JAX, the file loads back to the same layers and values.
     again_path = path.replace(".keras", "_jax.keras")
     model.save(again_path)
     again = keras.saving.load_model(again_path)
-    for tag, m in (("", model), ("again_", again)):
-        outputs = m(x, training=False)
-        if not isinstance(outputs, dict):
-            outputs = {"output": outputs}
-        for key, value in outputs.items():
-            if not isinstance(value, (list, tuple, dict)):
-                results[f"{tag}{name}/call/{key}"] = keras.ops.convert_to_numpy(value)
-        if name in spec["predict"] and not tag:
-            predicted = m.predict(x, verbose=0)
-            if not isinstance(predicted, dict):
-                predicted = {"output": predicted}
-            for key, value in predicted.items():
-                if not isinstance(value, (list, tuple, dict)):
-                    results[f"{tag}{name}/predict/{key}"] = np.asarray(value)
+    assert again.get_config() == model.get_config(), name
+    assert [w.path for w in again.weights] == [w.path for w in model.weights], name
+    for mine, theirs in zip(model.weights, again.weights):
+        assert np.array_equal(keras.ops.convert_to_numpy(mine),
+                              keras.ops.convert_to_numpy(theirs)), (name, mine.path)
+    # Detectors through `predict` only (one compiled graph): their eager
+    # call would run NMS's loop op by op, minutes on JAX.
+    if name not in spec["detectors"]:
+        record(f"{name}/call", model(x, training=False))
+    if name in spec["predict"]:
+        record(f"{name}/predict", model.predict(x, verbose=0))
     if name in spec["folded"]:
-        folded = spinenet_tf.inference_model(model)(x, training=False)
-        for key, value in folded.items():
-            results[f"{name}/folded/{key}"] = keras.ops.convert_to_numpy(value)
+        record(f"{name}/folded", spinenet_tf.inference_model(model)(x, training=False))
 np.savez(spec["outputs"], **results)
 """
 
@@ -71,8 +83,11 @@ np.savez(spec["outputs"], **results)
 def models():
     keras.utils.set_random_seed(0)
     built = {
-        "spinenet_49s": SpineNet("49S", input_shape=(SIZE, SIZE, 3), activation="swish"),
-        "spinenet_mobile_49": SpineNetMobile("49", input_shape=(SIZE, SIZE, 3)),
+        "spinenet_49s": SpineNet("49S", input_shape=(SIZE, SIZE, 3), activation="swish",
+                                 block_specs=SHORT_BLOCK_SPECS),
+        # The task models' variant: JAX compiles each op once per shape.
+        "spinenet_mobile": SpineNetMobile("49XS", input_shape=(SIZE, SIZE, 3),
+                                          block_specs=SHORT_MOBILE_BLOCK_SPECS),
         "retinanet": RetinaNet.from_variant(
             "spinenet-mobile-49xs", num_classes=4, image_size=SIZE, head_num_convs=1,
             head_num_filters=8, block_specs=SHORT_MOBILE_BLOCK_SPECS, **DETECTION),
@@ -132,10 +147,11 @@ def test_every_family_runs_on_jax_with_tensorflows_outputs(tmp_path):
         model.save(paths[name])
     detectors = ["retinanet", "cascade_rcnn"]
     spec = dict(inputs=str(tmp_path / "inputs.npy"), outputs=str(tmp_path / "jax.npz"),
-                models=paths, predict=detectors + ["classifier"],
-                folded=["spinenet_mobile_49"])
+                models=paths, detectors=detectors, predict=detectors + ["classifier"],
+                folded=["spinenet_mobile"])
     result = subprocess.run([sys.executable, "-c", JAX_SCRIPT, json.dumps(spec)],
-                            env=dict(os.environ, KERAS_BACKEND="jax"), capture_output=True,
+                            env=dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS=XLA_FLAGS),
+                            capture_output=True,
                             text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     received = dict(np.load(spec["outputs"]))
@@ -147,22 +163,22 @@ def test_every_family_runs_on_jax_with_tensorflows_outputs(tmp_path):
         for key, value in outputs.items():
             if isinstance(value, (list, tuple, dict)) or name in detectors and "detection" in key:
                 continue
-            for tag in ("", "again_"):
-                got, want = received[f"{tag}{name}/call/{key}"], np.asarray(value)
-                if name in detectors and key in ("rois", "class_logits", "box_deltas"):
-                    pairs = matched_proposals(np.asarray(outputs["rois"]),
-                                              received[f"{tag}{name}/call/rois"])
-                    for (e, r), image in zip(pairs, range(len(want))):
-                        assert len(e) >= 0.99 * len(want[image]), (name, key, len(e))
-                    got = np.concatenate([got[i][r] for i, (_, r) in enumerate(pairs)])
-                    want = np.concatenate([want[i][e] for i, (e, _) in enumerate(pairs)])
-                np.testing.assert_allclose(got, want,
-                                           rtol=1e-4, atol=1e-4, err_msg=f"{tag}{name} {key}")
-                compared += 1
+            how = "predict" if name in detectors else "call"
+            got, want = received[f"{name}/{how}/{key}"], np.asarray(value)
+            if name in detectors and key in ("rois", "class_logits", "box_deltas"):
+                pairs = matched_proposals(np.asarray(outputs["rois"]),
+                                          received[f"{name}/{how}/rois"])
+                for (e, r), image in zip(pairs, range(len(want))):
+                    assert len(e) >= 0.99 * len(want[image]), (name, key, len(e))
+                got = np.concatenate([got[i][r] for i, (_, r) in enumerate(pairs)])
+                want = np.concatenate([want[i][e] for i, (e, _) in enumerate(pairs)])
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"{name} {key}")
+            compared += 1
         if name in spec["folded"]:
             for key, value in outputs.items():
                 np.testing.assert_allclose(received[f"{name}/folded/{key}"], value,
                                            rtol=1e-4, atol=1e-4, err_msg=f"{name} folded {key}")
+    decided_rows = {name: 0 for name in detectors}
     for name in detectors:
         expected = {f"tf/{k}": np.asarray(v) for k, v in built[name].predict(
             x, verbose=0).items()}
@@ -170,12 +186,20 @@ def test_every_family_runs_on_jax_with_tensorflows_outputs(tmp_path):
         for e, r in zip(detections_by_image(expected, "tf"),
                         detections_by_image(received, f"{name}/predict")):
             assert e.shape == r.shape, (name, e.shape, r.shape)
-            # Boxes of exactly equal score (anchors whose head features are
-            # equal) may suppress each other either way round.
-            distance = np.abs(e[:, None, :] - r[None, :, :]).max(-1)
-            matched = (distance.min(1) < 1e-3).mean()
-            assert matched >= 0.9, (name, matched, e, r)
+            # Which of several near-equal scores NMS keeps (at the cut-off,
+            # or among overlapping boxes) is arbitrary: the detections
+            # scoring clearly above the lowest kept one must be the same
+            # boxes (most of them: a near-tie between two overlapping boxes
+            # may still go either way), the rest are only counted.
+            decided = e[:, -1] > e[:, -1].min() + 1e-4
+            distance = np.abs(e[decided][:, None, :] - r[None, :, :]).max(-1)
+            if decided.any():
+                matched = (distance.min(1) < 1e-3).mean()
+                assert matched >= 0.9, (name, matched, e, r)
+            decided_rows[name] += int(decided.sum())
+    # The RetinaNet's scores vary (random class weights): its check has rows.
+    assert decided_rows["retinanet"] >= 10, decided_rows
     logits = built["classifier"].predict(x, verbose=0)
     np.testing.assert_allclose(received["classifier/predict/output"], logits, rtol=1e-4,
                                atol=1e-4)
-    assert compared > 20
+    assert compared > 10, compared

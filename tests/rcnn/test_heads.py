@@ -22,6 +22,8 @@ from spinenet_tf.rcnn.model_garden_twin import (
 pytest.importorskip("official")
 from official.vision.modeling.heads import dense_prediction_heads, instance_heads  # noqa: E402
 
+pytestmark = pytest.mark.reference  # CI: the TensorFlow 2.20 environment
+
 
 def coco_heads(endpoint_filters=256):
     """Ours and Model Garden's heads of the COCO recipe, built."""

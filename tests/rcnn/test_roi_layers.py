@@ -15,6 +15,8 @@ from official.vision.modeling.layers import roi_generator as reference_roi_gener
 from official.vision.ops import anchor as reference_anchor  # noqa: E402
 from official.vision.ops import spatial_transform_ops  # noqa: E402
 
+pytestmark = pytest.mark.reference  # CI: the TensorFlow 2.20 environment
+
 SIZE = 128
 LEVELS = range(3, 8)
 

@@ -25,6 +25,8 @@ from official.vision.modeling.layers import mask_sampler as reference_mask_sampl
 from official.vision.modeling.layers import roi_sampler as reference_roi_sampler  # noqa: E402
 from official.vision.ops import anchor as reference_anchor  # noqa: E402
 
+pytestmark = pytest.mark.reference  # CI: the TensorFlow 2.20 environment
+
 
 def ground_truth(rng, batch, count, valid, extent):
     """Padded boxes (-1) and classes (-1) with `valid[b]` real boxes."""

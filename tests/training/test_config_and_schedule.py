@@ -44,6 +44,7 @@ def test_overrides_apply_and_typos_are_errors(tmp_path):
         load_config(str(bad))
 
 
+@pytest.mark.reference
 def test_schedule_equals_model_garden_linear_warmup_stepwise():
     pytest.importorskip("official")  # the oracle: TensorFlow 2.20 only
     import tf_keras

@@ -43,6 +43,14 @@ run()
 """
 
 
+def ctrl_c_reaches_it():
+    """For `preexec_fn`: SIGINT as a terminal's Ctrl-C, whatever this process
+    inherited. A shell starting a command in the background (`cmd &`) ignores
+    SIGINT for it, and Python keeps an ignored SIGINT ignored, so without this
+    the child would never see the signal when the suite runs that way."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_for(predicate, process, seconds=600):
     deadline = time.time() + seconds
     while time.time() < deadline and process.poll() is None and not predicate():
@@ -74,7 +82,8 @@ def test_ctrl_c_twice_then_a_rerun_ends_as_the_uninterrupted_run(synthetic_data,
     #    the first, whole, stays the newest listed.
     first = subprocess.run([sys.executable, "-c", INTERRUPTED_IN_A_WRITE,
                             f"ckpt-{2 * every}"] + command[1:],
-                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+                           cwd=ROOT, capture_output=True, text=True, timeout=600,
+                           preexec_fn=ctrl_c_reaches_it)
     assert first.returncode == 130, first.stderr[-3000:]
     newest = os.path.join(checkpoints, f"ckpt-{every}")
     assert checkpoint_steps(folder) == [every]
@@ -86,7 +95,7 @@ def test_ctrl_c_twice_then_a_rerun_ends_as_the_uninterrupted_run(synthetic_data,
 
     # 2. SIGINT at a seeded moment after the resumed run's next checkpoint.
     second = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+                              stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_reaches_it)
     wait_for(lambda: checkpoint_steps(folder)[-1] > every, second)
     time.sleep(random.Random(0).uniform(0.0, 0.5))
     second.send_signal(signal.SIGINT)

@@ -25,6 +25,8 @@ from spinenet_tf.rcnn.model_garden_twin import (  # noqa: E402
     transfer_model_garden_two_stage_weights,
 )
 
+pytestmark = pytest.mark.reference  # CI: the TensorFlow 2.20 environment
+
 # 91 classes, the recipe's anchors (one scale, aspect ratios 0.5, 1, 2) and heads.
 MODEL_GARDEN_PARAMETERS = {"spinenet-49": 40_851_441, "spinenet-96": 55_316_977,
                            "spinenet-143": 79_345_137}

@@ -39,6 +39,8 @@ from spinenet_tf.pretrained import (
 )
 from spinenet_tf.utils.model_complexity import count_macs
 
+pytestmark = pytest.mark.reference  # CI: the TensorFlow 2.20 environment
+
 # The large recipes are compared with the exact counts tf-models-official 2.20
 # builds (counted once with tf-models-official 2.20) instead of building its model beside ours here: the
 # build would take most of a minute each, and the small recipes below prove

@@ -47,6 +47,7 @@ def test_key_table_covers_the_full_size_recipe(name):
     assert len(names) == len(model.weights) == len({id(v) for v in names.values()})
 
 
+@pytest.mark.reference
 @pytest.mark.slow
 def test_a_checkpoint_written_by_model_gardens_trainer_loads(tmp_path):
     pytest.importorskip("official")

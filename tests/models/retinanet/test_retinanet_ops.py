@@ -16,6 +16,8 @@ from spinenet_tf.ops import box_iou, decode_boxes, encode_boxes
 from spinenet_tf.ops.anchor_generator import AnchorGenerator, flatten_multilevel
 from spinenet_tf.ops.box_ops import clip_boxes
 
+pytestmark = pytest.mark.reference  # CI: the TensorFlow 2.20 environment
+
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)
 
 
