@@ -6,7 +6,6 @@ uninterrupted run; a second run into a live run's folder stops at once
 naming it; a lock left by a SIGKILLed run is taken over with a message."""
 
 import glob
-import json
 import os
 import random
 import shlex
@@ -15,11 +14,10 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import tensorflow as tf
 from support import ROOT, TRAINED_EVERY, TRAINED_STEPS, train_command
-from support import final_weights as weights
+from support import assert_ends_as_the_uninterrupted_run
 from support import run_command as run
 
 from spinenet_tf.utils.run_lock import LOCK_FILE, RunLock
@@ -107,12 +105,7 @@ def test_ctrl_c_twice_then_a_rerun_ends_as_the_uninterrupted_run(synthetic_data,
 
     # 3. The same command again ends as the uninterrupted run did.
     run(command)
-    expected, received = weights(trained_run), weights(folder)
-    assert expected.keys() == received.keys() and len(expected) > 100
-    for name in expected:
-        np.testing.assert_array_equal(received[name], expected[name], err_msg=name)
-    log = json.load(open(os.path.join(folder, "training_log.json")))
-    assert [e["step"] for e in log] == list(range(every, steps + 1, every))
+    assert_ends_as_the_uninterrupted_run(trained_run, folder, steps, every)
     with open(os.path.join(folder, LOCK_FILE)) as f:
         assert f.read() == ""  # released by each run, the interrupted ones too
 

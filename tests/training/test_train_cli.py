@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from support import ROOT, SHORT_MOBILE_BLOCK_SPECS, TRAINED_EVERY, TRAINED_STEPS, train_command
+from support import assert_ends_as_the_uninterrupted_run
 from support import final_weights as weights
 from support import run_command as run
 
@@ -60,12 +61,7 @@ def test_sigkilled_run_resumes_past_a_truncated_checkpoint_to_bit_identical_weig
     assert f"Resumed from {newest} (the newest that reads" in result.stdout, result.stdout
     assert os.path.exists(data + ".unreadable")
 
-    expected, received = weights(straight), weights(resumed)
-    assert expected.keys() == received.keys() and len(expected) > 100
-    for name in expected:
-        np.testing.assert_array_equal(received[name], expected[name], err_msg=name)
-    log = json.load(open(os.path.join(resumed, "training_log.json")))
-    assert [e["step"] for e in log] == list(range(every, steps + 1, every))
+    assert_ends_as_the_uninterrupted_run(straight, resumed, steps, every)
     metrics = json.load(open(os.path.join(resumed, "metrics.json")))
     assert metrics["step"] == steps and "AP" in metrics and "AP50" in metrics
     for name in ("curves.png", "detections.png", "model.keras", "config.yaml"):

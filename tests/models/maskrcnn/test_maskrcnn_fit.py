@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from support import SHORT_MOBILE_BLOCK_SPECS
 
 from spinenet_tf.models.maskrcnn import MaskRCNN
 
@@ -14,7 +15,8 @@ def test_fit_lowers_every_loss_on_a_repeated_batch():
     model = MaskRCNN.from_variant(
         "spinenet-mobile-49xs", num_classes=3, image_size=128, rpn_num_filters=16,
         box_num_convs=1, box_num_filters=16, box_fc_dims=32, mask_num_convs=1,
-        mask_num_filters=16, train_proposals=dict(pre_nms_top_k=300, num_proposals=64),
+        mask_num_filters=16, block_specs=SHORT_MOBILE_BLOCK_SPECS,
+        train_proposals=dict(pre_nms_top_k=300, num_proposals=64),
         sampling=dict(roi_samples_per_image=32, mask_samples_per_image=8, seed=0))
     rng = np.random.default_rng(0)
     masks = np.zeros((2, 2, 112, 112), "float32")
