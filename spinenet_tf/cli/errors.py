@@ -82,7 +82,12 @@ def with_clear_errors(main=None, *, interrupted=None):
             except Exception as error:  # noqa: BLE001 - the line must still come out
                 what = f"(could not say what was left: {one_line(error)})"
             print(f"\ninterrupted: {what}", file=sys.stderr, flush=True)
-            sys.exit(INTERRUPTED_STATUS)
+            sys.stdout.flush()
+            # Not sys.exit: on TensorFlow 2.21 the interpreter's shutdown
+            # after an interrupted step could wait for ever on TensorFlow's
+            # threads (seen in CI, with the line already printed and a second
+            # Ctrl-C ignored above). Everything left behind is settled by now.
+            os._exit(INTERRUPTED_STATUS)
         except Exception as error:  # noqa: BLE001 - re-raised unless the user's
             if DEBUG.value or not is_user_error(error):
                 raise
