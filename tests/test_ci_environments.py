@@ -87,3 +87,8 @@ def test_the_two_environments_split_the_suite_by_the_mark():
     assert second.lstrip().startswith(".venv-tf2.21/bin/python")
     assert '-m "not reference"' in second
     assert "tensorflow==2.21.0" in command.split(".venv-tf2.21/bin/pip install")[1]
+    # The 2.21 environment installs in the background during the 2.20 run;
+    # its tests start only once that install has ended well.
+    install = command.index(".venv-tf2.21/bin/pip install")
+    assert install < command.index(first) < command.index("wait $!") < command.index(second)
+

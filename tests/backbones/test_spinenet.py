@@ -3,7 +3,13 @@
 import keras
 import numpy as np
 import pytest
-from support import assert_config_round_trip, assert_keras_save_load, random_images
+from support import (
+    SHORT_BLOCK_SPECS,
+    SHORT_MOBILE_BLOCK_SPECS,
+    assert_config_round_trip,
+    assert_keras_save_load,
+    random_images,
+)
 
 from spinenet_tf import SpineNet, SpineNetMobile
 
@@ -93,11 +99,12 @@ def test_levels_2_to_7_use_the_l2_output_block():
     assert model.output["P2"].shape == (None, 32, 32, 128)
 
 
+# The short block-spec lists: a user's own list goes through the config too.
 @pytest.mark.parametrize("build", [
     lambda: SpineNet("49S", input_shape=(128, 128, 3), activation="swish",
-                     init_stochastic_depth_rate=0.1,
+                     init_stochastic_depth_rate=0.1, block_specs=SHORT_BLOCK_SPECS,
                      kernel_regularizer=keras.regularizers.L2(4e-5)),
-    lambda: SpineNetMobile("49XS", input_shape=(128, 128, 3),
+    lambda: SpineNetMobile("49XS", input_shape=(128, 128, 3), block_specs=SHORT_MOBILE_BLOCK_SPECS,
                            activation="hard_swish", use_sync_bn=True),
 ], ids=["spinenet", "mobile"])
 @pytest.mark.slow
@@ -121,8 +128,10 @@ def test_kernel_regularizer_reaches_every_conv():
 
 @pytest.mark.parametrize("build,policy", [
     (lambda dtype: SpineNet("49S", input_shape=(128, 128, 3), filter_size_scale=0.25,
-                            endpoints_num_filters=16, dtype=dtype), "mixed_bfloat16"),
-    (lambda dtype: SpineNetMobile("49XS", input_shape=(128, 128, 3), dtype=dtype),
+                            endpoints_num_filters=16, block_specs=SHORT_BLOCK_SPECS,
+                            dtype=dtype), "mixed_bfloat16"),
+    (lambda dtype: SpineNetMobile("49XS", input_shape=(128, 128, 3),
+                                  block_specs=SHORT_MOBILE_BLOCK_SPECS, dtype=dtype),
      "mixed_float16"),
 ], ids=["spinenet-bfloat16", "mobile-float16"])
 @pytest.mark.slow

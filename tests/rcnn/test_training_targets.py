@@ -86,18 +86,23 @@ def test_rpn_labeler_matches_model_garden(size, levels):
 
 
 def test_rpn_labeler_draws_uniformly():
-    """Over many draws every positive anchor is drawn about equally often."""
+    """Over many draws (the images of one batch, each its own draw) every
+    positive anchor is drawn about equally often; the next call draws anew."""
     anchors = AnchorGenerator(3, 5, 1, (0.5, 1.0, 2.0), 3.0).flat_anchors(64, 64)
-    boxes = np.array([[[0, 0, 64, 64], [8, 8, 40, 40]]], "float32")
+    draws = 400
+    boxes = np.repeat(np.array([[[0, 0, 64, 64], [8, 8, 40, 40]]], "float32"), draws, 0)
+    classes = np.repeat(np.array([[1, 2]]), draws, 0)
     labeler = RPNLabeler(0.3, 0.1, samples_per_image=8, positive_fraction=0.5, seed=3)
-    counts = 0
-    for _ in range(400):
-        counts = counts + (np.asarray(labeler(anchors, boxes, np.array([[1, 2]]))[0]) == 1)
-    drawn = counts[0][counts[0] > 0]
+    positives = np.asarray(labeler(anchors, boxes, classes)[0]) == 1
+    assert len({row.tobytes() for row in positives}) > draws * 0.9  # independent draws
+    counts = positives.sum(0)
+    drawn = counts[counts > 0]
     assert len(drawn) > 4  # more positives than the quota of 4
-    assert drawn.sum() == 400 * 4
+    assert drawn.sum() == draws * 4
     # Binomial counts: within 4.5 standard deviations of the mean.
     assert np.abs(drawn - drawn.mean()).max() < 4.5 * np.sqrt(drawn.mean())
+    again = np.asarray(labeler(anchors, boxes[:8], classes[:8])[0]) == 1
+    assert not np.array_equal(again, positives[:8])
 
 
 def proposals_for(rng, boxes, count, size):

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from support import SHORT_BLOCK_SPECS
 
 from spinenet_tf.backbones import block_specs as specs_lib
 from spinenet_tf.search import (
@@ -131,22 +132,13 @@ def test_pareto_plot_and_table_mark_the_references(tmp_path):
     assert "scale_decreased#1" in lines[2] and lines[3].split()[0] == "2"
 
 
-# Six blocks to permute, one per level L2-L7: a trial traces a third of the
-# default space's graph.
-SHORT_BASE_SPEC = """\
-- [2, bottleneck, [0, 1], false]
-- [3, bottleneck, [0, 2], true]
-- [4, residual, [2, 3], true]
-- [5, bottleneck, [3, 4], true]
-- [6, residual, [4, 5], true]
-- [7, bottleneck, [5, 6], true]
-"""
-
-
 def _search_command(folder):
+    """A two-trial search whose base spec is `SHORT_BLOCK_SPECS`: six
+    blocks to permute, one per level L2-L7, so a trial traces a third of
+    the default space's graph."""
     base = os.path.join(os.path.dirname(folder), "base_spec.yaml")
     with open(base, "w") as f:
-        f.write(SHORT_BASE_SPEC)
+        json.dump(SHORT_BLOCK_SPECS, f)  # JSON is YAML
     return [sys.executable, "-m", "spinenet_tf.cli.search", "--output_dir", folder,
             "--base_spec", base,
             "--trials", "2", "--population", "1", "--sample_size", "1", "--seed", "7",
