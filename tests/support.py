@@ -358,7 +358,6 @@ def final_weights(model_dir):
             for name in reader.get_variable_to_shape_map() if "save_counter" not in name}
 
 
-
 def assert_ends_as_the_uninterrupted_run(straight, resumed, steps, every):
     """The resumed run's folder holds the uninterrupted run's final weights,
     bit for bit, and its log one entry per checkpoint, none twice."""
@@ -368,6 +367,7 @@ def assert_ends_as_the_uninterrupted_run(straight, resumed, steps, every):
         np.testing.assert_array_equal(received[name], expected[name], err_msg=name)
     log = json.load(open(os.path.join(resumed, "training_log.json")))
     assert [e["step"] for e in log] == list(range(every, steps + 1, every))
+
 
 def profiler_macs(forward, shape):
     """Conv / matmul multiply-adds of `forward`'s graph, from TensorFlow's

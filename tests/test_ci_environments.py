@@ -91,4 +91,3 @@ def test_the_two_environments_split_the_suite_by_the_mark():
     # its tests start only once that install has ended well.
     install = command.index(".venv-tf2.21/bin/pip install")
     assert install < command.index(first) < command.index("wait $!") < command.index(second)
-
