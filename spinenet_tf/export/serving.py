@@ -153,22 +153,24 @@ class ServingModule(tf.Module):
         # The model is traced once, behind every signature, so the SavedModel
         # holds its graph once instead of once per signature. (A local, not
         # an attribute: a tracked tf.function would be saved a second time.)
-        outputs = tf.function(self._serving_outputs, input_signature=[
+        # No autograph: this code's control flow is TensorFlow's own ops
+        # (map_fn, control dependencies), so its source needs no rewriting.
+        outputs = tf.function(self._serving_outputs, autograph=False, input_signature=[
             tf.TensorSpec([batch, *self.input_size, 3], tf.float32),
             tf.TensorSpec([batch, 4, 2], tf.float32)])
 
-        @tf.function(input_signature=[tf.TensorSpec([batch, None, None, 3], tf.uint8,
-                                                    name="images")])
+        @tf.function(autograph=False, input_signature=[
+            tf.TensorSpec([batch, None, None, 3], tf.uint8, name="images")])
         def serve_image_tensor(images):
             return outputs(*self.model_inputs("serve_image_tensor", images))
 
-        @tf.function(input_signature=[tf.TensorSpec([batch], tf.string,
-                                                    name="encoded_images")])
+        @tf.function(autograph=False, input_signature=[
+            tf.TensorSpec([batch], tf.string, name="encoded_images")])
         def serve_encoded_image(encoded_images):
             return outputs(*self.model_inputs("serve_encoded_image", encoded_images))
 
-        @tf.function(input_signature=[tf.TensorSpec([batch], tf.string,
-                                                    name="serialized_examples")])
+        @tf.function(autograph=False, input_signature=[
+            tf.TensorSpec([batch], tf.string, name="serialized_examples")])
         def serve_tf_example(serialized_examples):
             return outputs(*self.model_inputs("serve_tf_example", serialized_examples))
 

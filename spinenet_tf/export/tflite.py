@@ -48,8 +48,8 @@ def _inference_function(model, post_processing, post_process_config, nms,
     height, width = _input_size(model)
     input_type = tf.uint8 if uint8_input else tf.float32
 
-    @tf.function(input_signature=[tf.TensorSpec([1, height, width, 3], input_type,
-                                                 name="image")])
+    @tf.function(autograph=False, input_signature=[
+        tf.TensorSpec([1, height, width, 3], input_type, name="image")])
     def infer(image):
         pixels = tf.cast(image, tf.float32)
         return model.tflite_outputs(model.preprocessor.normalize(pixels),

@@ -1,6 +1,8 @@
 """Instance segmentation (Mask R-CNN, Cascade R-CNN): COCO inputs with
 masks, box and mask AP, pictures with masks."""
 
+import tensorflow as tf
+
 from spinenet_tf.data.detection_input import DetectionInput
 from spinenet_tf.models.base.detection_task import DetectionTask
 
@@ -55,7 +57,7 @@ class InstanceSegmentationTask(DetectionTask):
                     "boxes": targets["boxes"], "classes": targets["classes"],
                     "masks": targets["masks"]}
 
-        return batches.map(as_inputs)
+        return batches.map(tf.autograph.experimental.do_not_convert(as_inputs))
 
     # --- export --------------------------------------------------------
 

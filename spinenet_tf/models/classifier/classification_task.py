@@ -76,7 +76,8 @@ class ClassificationTask(Task):
                                  lambda: pixels)
             return preprocessor.normalize(pixels), label
 
-        dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(tf.autograph.experimental.do_not_convert(load),
+                              num_parallel_calls=tf.data.AUTOTUNE)
         return dataset.batch(batch_size, drop_remainder=training).prefetch(
             tf.data.AUTOTUNE)
 
