@@ -90,6 +90,7 @@ def examples_from_tfrecords(file_pattern, with_masks=False):
     files = tf.io.gfile.glob(file_pattern)
     if not files:
         raise FileNotFoundError(f"No TFRecord files match {file_pattern!r}.")
+
     def parse(serialized):
         return parse_example(serialized, with_masks)
 

@@ -38,10 +38,10 @@ def serving_function(model):
     batch 1 share one graph instead of tracing the model once each."""
     if model not in _SERVING_FUNCTIONS:
         height, width = model.preprocessor.image_size
-        _SERVING_FUNCTIONS[model] = tf.function(model.serving_outputs, autograph=False,
-                                                input_signature=[
-            tf.TensorSpec([None, height, width, 3], tf.float32, name="images"),
-            tf.TensorSpec([None, 4, 2], tf.float32, name="image_info")])
+        _SERVING_FUNCTIONS[model] = tf.function(
+            model.serving_outputs, autograph=False, input_signature=[
+                tf.TensorSpec([None, height, width, 3], tf.float32, name="images"),
+                tf.TensorSpec([None, 4, 2], tf.float32, name="image_info")])
     return _SERVING_FUNCTIONS[model]
 
 

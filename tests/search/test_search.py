@@ -29,6 +29,11 @@ from spinenet_tf.search import (
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def as_lists(spec):
+    """A block-spec list as the trial log records it (JSON lists)."""
+    return [list(block[:2]) + [list(block[2]), block[3]] for block in spec]
+
+
 def test_space_keeps_the_stem_blocks_and_its_block_types():
     import random
 
@@ -118,7 +123,7 @@ def test_an_unreachable_mac_budget_is_reported_after_bounded_tries(proxy):
 
 
 def test_pareto_plot_and_table_mark_the_references(tmp_path):
-    spec = [list(s[:2]) + [list(s[2]), s[3]] for s in specs_lib.SCALE_DECREASED_BLOCK_SPECS]
+    spec = as_lists(specs_lib.SCALE_DECREASED_BLOCK_SPECS)
     trials = [{"trial": i, "kind": "search", "name": f"search#{i}", "spec": spec,
                "gmacs": 0.1 + 0.01 * i, "params": 1000, "AP": 0.1 * i, "AP50": 0.2,
                "seconds": 10, "parent": None} for i in range(3)]
@@ -185,13 +190,13 @@ def test_search_killed_after_a_trial_resumes_to_two(tmp_path):
 
     spec = load_block_specs(os.path.join(folder, "best_spec.yaml"))
     best = max(trials, key=lambda t: t["AP"])
-    assert [list(s[:2]) + [list(s[2]), s[3]] for s in spec] == best["spec"]
+    assert as_lists(spec) == best["spec"]
     config = load_config(os.path.join(folder, "best_spec.yaml"), [
         "model.image_size=[128, 128]", "model.filter_size_scale=0.25",
         "model.endpoints_num_filters=16", "model.head_num_filters=16",
         "model.head_num_convs=1", "model.num_classes=4"])
     model = task_for_config(config).build_network()
     built = model.backbone.get_config()["block_specs"]
-    assert [list(s[:2]) + [list(s[2]), s[3]] for s in built] == best["spec"]
+    assert as_lists(built) == best["spec"]
     outputs = model(np.zeros((1, 128, 128, 3), "float32"), training=False)
     assert sorted(outputs["class_logits"]) == ["P3", "P4", "P5", "P6", "P7"]
