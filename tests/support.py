@@ -213,6 +213,16 @@ def assert_names_cover_exactly(model, theirs):
     assert len(ours) == len(model.weights)
 
 
+def model_garden_class_outputs(reference, images):
+    """A Model Garden RetinaNet's raw class outputs by level ("3", ...), as
+    its `call` computes them, without its detection generator (whose NMS
+    loop runs op by op in eager mode: for 90 classes, most of a test)."""
+    features = reference.backbone(images, training=False)
+    if reference.decoder is not None:
+        features = reference.decoder(features, training=False)
+    return reference.head(features, training=False)[0]
+
+
 def randomize_predictors(model, images, candidates=60):
     """For a tf-models-official RetinaNet: spreads the class scores over
     locations (logits ~ N(0, 4)), then sets the class bias so that about

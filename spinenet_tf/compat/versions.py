@@ -1,5 +1,6 @@
 """The library versions the private internals were tested with."""
 
+import functools
 import importlib.metadata
 
 from packaging.specifiers import SpecifierSet
@@ -20,8 +21,10 @@ class InternalChanged(RuntimeError):
     installed library is outside the versions it was tested with."""
 
 
+@functools.cache
 def installed_version(distribution):
-    """The installed version of `distribution`, or None."""
+    """The installed version of `distribution`, or None. Looked up once a
+    process: tracing a train step checks an internal for every variable."""
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
@@ -35,13 +38,18 @@ def require(distribution, internal, version=None):
     naming both otherwise."""
     version = version or installed_version(distribution)
     tested = TESTED[distribution]
-    if version is None or Version(version) not in SpecifierSet(tested):
+    if not _within(version, tested):
         raise InternalChanged(
             f"spinenet_tf uses the private {internal}, tested with "
             f"{distribution}{tested}; installed: {distribution} {version}. Install a "
             f"tested version (pip install '{distribution}{tested}'), or check that "
             f"{internal} still behaves the same and widen TESTED in "
             "spinenet_tf/compat/versions.py.")
+
+
+@functools.cache
+def _within(version, tested):
+    return version is not None and Version(version) in SpecifierSet(tested)
 
 
 def private_attribute(owner, name, distribution, internal):

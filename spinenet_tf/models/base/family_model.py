@@ -124,6 +124,16 @@ class FamilyModel:
         config["dtype"] = precision
         return config
 
+    def make_train_function(self, force=False):
+        """Keras' train function, the optimizer's slot variables made first,
+        eagerly, from the variables trainable now (as Keras' first train
+        step would). Without a distribution strategy Keras makes them inside
+        the first traced step, each behind a `tf.cond` of its own: a fifth
+        of that trace for a small RetinaNet (docs/benchmarks.md)."""
+        if self.optimizer is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+        return super().make_train_function(force)
+
     def parts(self):
         """{part name: layer} of the model: "backbone" and each head, in
         order (`init_from` parts and `freeze` name them)."""

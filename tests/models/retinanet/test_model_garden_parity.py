@@ -19,6 +19,7 @@ from official.vision.configs import image_classification as classification_cfg  
 from official.vision.modeling import factory  # noqa: E402
 from support import (
     max_abs_difference,
+    model_garden_class_outputs,
     profiler_macs,
     random_images,
     randomize_batch_norm,
@@ -191,7 +192,7 @@ def test_retinanet_checkpoint_written_by_model_garden_loads(how, tmp_path):
     checkpoint.save(str(tmp_path / "ckpt"))
     load_model_garden_checkpoint(ours, str(tmp_path))
     images = random_images((128, 128, 3))
-    expected = reference(images, training=False)["cls_outputs"]["3"]
+    expected = model_garden_class_outputs(reference, images)["3"]
     assert max_abs_difference(ours(images, training=False)["class_logits"]["P3"],
                               expected) < 1e-4
 
@@ -285,7 +286,7 @@ def test_trainer_checkpoint_loads_without_model_garden_installed(tmp_path):
     tf.train.Checkpoint(model=reference, optimizer=optimizer).save(str(tmp_path / "ckpt"))
     images = random_images((128, 128, 3))
     np.savez(tmp_path / "expected.npz", images=images,
-             expected=reference(images, training=False)["cls_outputs"]["3"])
+             expected=model_garden_class_outputs(reference, images)["3"])
     result = subprocess.run(
         [sys.executable, "-c", NO_GARDEN_LOAD, str(tmp_path), str(tmp_path / "expected.npz")],
         capture_output=True, text=True, timeout=600)

@@ -54,7 +54,7 @@ def test_a_checkpoint_written_by_model_gardens_trainer_loads(tmp_path):
     from official.core import base_trainer, exp_factory
     from official.vision.tasks import retinanet as retinanet_task
 
-    from support import randomize_batch_norm
+    from support import model_garden_class_outputs, randomize_batch_norm
 
     experiment = exp_factory.get_exp_config("retinanet_spinenet_coco")  # SpineNet-49
     experiment.task.model.input_size = [128, 128, 3]
@@ -62,7 +62,7 @@ def test_a_checkpoint_written_by_model_gardens_trainer_loads(tmp_path):
     task = retinanet_task.RetinaNetTask(experiment.task)
     reference = task.build_model()
     images = np.random.default_rng(0).uniform(-2, 2, (1, 128, 128, 3)).astype("float32")
-    reference(images, training=False)
+    model_garden_class_outputs(reference, images)  # builds the head
     randomize_batch_norm(reference, 2)
     rng = np.random.default_rng(1)
     for weight in reference.head.weights:  # the predictors too, not their constants
@@ -73,7 +73,7 @@ def test_a_checkpoint_written_by_model_gardens_trainer_loads(tmp_path):
                                    evaluate=False)
     trainer.global_step.assign(231000)
     trainer.checkpoint.save(str(tmp_path / "ckpt"))
-    expected = reference(images, training=False)["cls_outputs"]
+    expected = model_garden_class_outputs(reference, images)
     with warnings.catch_warnings():
         warnings.simplefilter("error", PresetFileWarning)  # its step is the preset's
         ours = RetinaNet.from_preset("retinanet-spinenet-49-i640", path=str(tmp_path),

@@ -52,6 +52,24 @@ def test_fit_lowers_the_loss_and_reports_both_terms():
     assert np.isfinite(result["loss"]) and result["class_loss"] > 0
 
 
+def test_optimizer_is_built_before_the_first_step_from_the_variables_trainable_then():
+    """Slot variables made eagerly, not inside the traced step, and for the
+    variables trainable at the first step (a part frozen after `compile`
+    gets none and stays as it was)."""
+    model = tiny_retinanet()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.backbone.trainable = False
+    model.make_train_function()
+    assert model.optimizer.built
+    # The step counter, the learning rate and two moments a trainable variable.
+    assert 0 < len(model.trainable_variables) < len(model.variables)
+    assert len(model.optimizer.variables) == 2 + 2 * len(model.trainable_variables)
+    frozen = [np.copy(w) for w in model.backbone.get_weights()]
+    images, targets = shapes_batch()
+    model.train_on_batch(images, targets)
+    assert all(np.array_equal(a, b) for a, b in zip(frozen, model.backbone.get_weights()))
+
+
 def test_predict_returns_valid_padded_detections():
     model = tiny_retinanet(max_detections=20, pre_nms_score_threshold=0.3)
     # Make some anchors fire: class logits up to ~ +2 over the image.
