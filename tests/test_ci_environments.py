@@ -87,7 +87,14 @@ def test_the_two_environments_split_the_suite_by_the_mark():
     assert second.lstrip().startswith(".venv-tf2.21/bin/python")
     assert '-m "not reference"' in second
     assert "tensorflow==2.21.0" in command.split(".venv-tf2.21/bin/pip install")[1]
-    # The 2.21 environment installs in the background during the 2.20 run;
-    # its tests start only once that install has ended well.
-    install = command.index(".venv-tf2.21/bin/pip install")
-    assert install < command.index(first) < command.index("wait $!") < command.index(second)
+    # The 2.21 environment installs in the background: its large packages
+    # while the 2.20 environment installs, this package only after that
+    # install (two editable installs of one checkout at once would write
+    # its .egg-info folder together), the rest during the 2.20 run; its
+    # tests start only once every install has ended well.
+    packages = command.index(".venv-tf2.21/bin/pip install")
+    first_install = command.index(".venv/bin/pip install")
+    last_install = command.rindex(".venv/bin/pip install")
+    this_package = command.index('.venv-tf2.21/bin/pip install -q -e ".[test-core]"')
+    assert packages < first_install < last_install < command.index("wait $!") < this_package
+    assert this_package < command.index(first) < command.rindex("wait $!") < command.index(second)
