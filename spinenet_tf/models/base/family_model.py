@@ -128,8 +128,8 @@ class FamilyModel:
         """Keras' train function, the optimizer's slot variables made first,
         eagerly, from the variables trainable now (as Keras' first train
         step would). Without a distribution strategy Keras makes them inside
-        the first traced step, each behind a `tf.cond` of its own: a fifth
-        of that trace for a small RetinaNet (docs/benchmarks.md)."""
+        the first traced step, each behind a `tf.cond` of its own: about
+        half of that step's time for a small RetinaNet (docs/benchmarks.md)."""
         if self.optimizer is not None and not self.optimizer.built:
             self.optimizer.build(self.trainable_variables)
         return super().make_train_function(force)
